@@ -1,0 +1,533 @@
+using System.Collections;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace EventSync.Core.Configuration;
+
+/// <summary>
+/// Reads eventsync.yaml: ${ENV} substitution, EVENTSYNC_SECTION__KEY environment overrides (the .NET convention),
+/// typed binding and validation. Every problem is collected with its location, so one run reports them all.
+/// </summary>
+public sealed partial class ConfigLoader
+{
+    public const string DefaultPath = "eventsync.yaml";
+    public const string EnvironmentPrefix = "EVENTSYNC_";
+    private static readonly string[] TopLevelKeys = ["store", "server", "sources", "sinks", "flows", "workers", "retention"];
+
+    private readonly List<ConfigProblem> _problems = [];
+    private readonly IReadOnlyDictionary<string, string?> _environment;
+    private string _file = "defaults";
+
+    private ConfigLoader(IReadOnlyDictionary<string, string?> environment) => _environment = environment;
+
+    /// <summary>Loads and validates; throws <see cref="ConfigException"/> listing every problem.</summary>
+    public static EventSyncConfig Load(string? path, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var (config, problems) = TryLoad(path, environment);
+        return problems.Count > 0 ? throw new ConfigException(problems) : config!;
+    }
+
+    /// <summary>
+    /// Loads from <paramref name="path"/>; a null path means ./eventsync.yaml if it exists, else the defaults
+    /// (an explicitly named file must exist).
+    /// </summary>
+    public static (EventSyncConfig? Config, IReadOnlyList<ConfigProblem> Problems) TryLoad(string? path, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var loader = new ConfigLoader(environment ?? ReadEnvironment());
+        string? text = null;
+        var file = path ?? DefaultPath;
+        if (File.Exists(file))
+        {
+            text = File.ReadAllText(file);
+            loader._file = file;
+        }
+        else if (path is not null)
+        {
+            loader.Problem(null, "", $"configuration file '{path}' does not exist", "create it (see docs/configuration.md) or pass the right --config path");
+            return (null, loader._problems);
+        }
+        var config = loader.Parse(text);
+        return (loader._problems.Count == 0 ? config : null, loader._problems);
+    }
+
+    public static (EventSyncConfig? Config, IReadOnlyList<ConfigProblem> Problems) TryParse(string yaml, IReadOnlyDictionary<string, string?>? environment = null, string origin = "inline")
+    {
+        var loader = new ConfigLoader(environment ?? new Dictionary<string, string?>()) { _file = origin };
+        var config = loader.Parse(yaml);
+        return (loader._problems.Count == 0 ? config : null, loader._problems);
+    }
+
+    private static Dictionary<string, string?> ReadEnvironment()
+    {
+        var env = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (DictionaryEntry e in Environment.GetEnvironmentVariables())
+            env[(string)e.Key] = (string?)e.Value;
+        return env;
+    }
+
+    private EventSyncConfig? Parse(string? text)
+    {
+        var root = new YamlMappingNode();
+        if (!string.IsNullOrWhiteSpace(text))
+        {
+            try
+            {
+                var stream = new YamlStream();
+                stream.Load(new StringReader(text));
+                if (stream.Documents.Count > 0)
+                {
+                    if (stream.Documents[0].RootNode is YamlMappingNode map) root = map;
+                    else if (stream.Documents[0].RootNode is not YamlScalarNode { Value: null or "" })
+                        Problem(stream.Documents[0].RootNode, "", "the file must be a mapping of keys (store, server, sources, sinks, flows ...)", "start the file with 'store:' or 'sources:' at column 1");
+                }
+            }
+            catch (YamlException ex)
+            {
+                _problems.Add(new ConfigProblem(_file, (int)ex.Start.Line, (int)ex.Start.Column, "", "invalid YAML: " + ex.InnerException?.Message ?? ex.Message, "correct the YAML syntax at this position (indentation, quotes, colons)"));
+                return null;
+            }
+        }
+        ApplyEnvironmentOverrides(root);
+        return Bind(root);
+    }
+
+    /// <summary>EVENTSYNC_SOURCES__GITHUB__SECRET=x sets sources.github.secret; list items by index (FLOWS__0__SETTLE).</summary>
+    private void ApplyEnvironmentOverrides(YamlMappingNode root)
+    {
+        foreach (var (name, value) in _environment.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (value is null || !name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase)) continue;
+            var segments = name[EnvironmentPrefix.Length..].Split("__", StringSplitOptions.RemoveEmptyEntries);
+            if (segments.Length == 0 || !TopLevelKeys.Contains(segments[0], StringComparer.OrdinalIgnoreCase)) continue;
+            YamlNode node = root;
+            for (var i = 0; i < segments.Length; i++)
+            {
+                var last = i == segments.Length - 1;
+                if (node is YamlMappingNode map)
+                {
+                    var key = map.Children.Keys.OfType<YamlScalarNode>().FirstOrDefault(k => string.Equals(k.Value, segments[i], StringComparison.OrdinalIgnoreCase))
+                              ?? new YamlScalarNode(segments[i].ToLowerInvariant());
+                    if (last) { map.Children[key] = new YamlScalarNode(value); break; }
+                    if (!map.Children.TryGetValue(key, out var child) || child is YamlScalarNode)
+                        map.Children[key] = child = new YamlMappingNode();
+                    node = child;
+                }
+                else if (node is YamlSequenceNode seq && int.TryParse(segments[i], NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index < seq.Children.Count)
+                {
+                    if (last) { seq.Children[index] = new YamlScalarNode(value); break; }
+                    node = seq.Children[index];
+                }
+                else
+                {
+                    Problem(null, string.Join('.', segments[..(i + 1)]), $"environment override {name} does not match the configuration's shape", $"unset {name} or name an existing key or list index");
+                    break;
+                }
+            }
+        }
+    }
+
+    private EventSyncConfig? Bind(YamlMappingNode root)
+    {
+        var top = new MapReader(this, root, "");
+        var storeText = top.String("store") ?? StoreLocation.Default;
+        StoreLocation? store = null;
+        if (!StoreLocation.TryParse(storeText, out store, out var storeError))
+            Problem(top.NodeOf("store"), "store", storeError, "write sqlite:./eventsync.db or postgres:Host=...;Database=...;Username=...");
+
+        var server = BindServer(top.Map("server"));
+        var sources = BindNamed(top.Map("sources"), "sources", BindSource);
+        var sinks = BindNamed(top.Map("sinks"), "sinks", BindSink);
+        var flows = new List<FlowOptions>();
+        foreach (var (item, path) in top.List("flows"))
+        {
+            var flow = BindFlow(item, path, sources, sinks);
+            if (flow is null) continue;
+            if (flows.Any(f => f.Name == flow.Name))
+                Problem(item.Node, path + ".name", $"flow name '{flow.Name}' is used twice", "give every flow a unique name");
+            flows.Add(flow);
+        }
+        var workers = BindWorkers(top.Map("workers"));
+        var retention = BindRetention(top.Map("retention"));
+        top.ReportUnknownKeys();
+
+        if (server is not null && server.AdminToken is null)
+        {
+            foreach (var url in server.Urls)
+                if (!IsLoopbackUrl(url))
+                    Problem(top.NodeOf("server"), "server.urls", $"'{url}' is not a loopback address and no admin token is set", "set server.adminToken (e.g. adminToken: ${EVENTSYNC_ADMIN_TOKEN}) or bind to 127.0.0.1");
+        }
+
+        if (_problems.Count > 0) return null;
+        return new EventSyncConfig
+        {
+            Store = store!, Server = server!, Sources = sources, Sinks = sinks, Flows = flows,
+            Workers = workers!, Retention = retention!, Origin = _file,
+        };
+    }
+
+    public static bool IsLoopbackUrl(string url)
+    {
+        if (!Uri.TryCreate(url.Replace("://*", "://wildcard", StringComparison.Ordinal).Replace("://+", "://wildcard", StringComparison.Ordinal), UriKind.Absolute, out var uri)) return false;
+        return uri.IsLoopback || uri.Host is "localhost";
+    }
+
+    private ServerOptions? BindServer(MapReader? m)
+    {
+        if (m is null) return new ServerOptions();
+        var defaults = new ServerOptions();
+        var urls = m.StringOrList("urls") ?? defaults.Urls;
+        foreach (var url in urls)
+            if (!Uri.TryCreate(url.Replace("://*", "://wildcard", StringComparison.Ordinal), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+                Problem(m.NodeOf("urls"), m.Path + ".urls", $"'{url}' is not an http(s) URL", "write it like http://127.0.0.1:5080");
+        var token = m.String("adminToken");
+        if (token is { Length: > 0 and < 16 })
+            Problem(m.NodeOf("adminToken"), m.Path + ".adminToken", "the admin token is shorter than 16 characters", "use a long random value, e.g. from `openssl rand -hex 32`");
+        var batch = m.Int("ingestBatchSize", defaults.IngestBatchSize, 1, 10_000);
+        m.ReportUnknownKeys();
+        return new ServerOptions { Urls = urls, AdminToken = string.IsNullOrEmpty(token) ? null : token, IngestBatchSize = batch };
+    }
+
+    private Dictionary<string, T> BindNamed<T>(MapReader? m, string section, Func<MapReader, string, T?> bind) where T : class
+    {
+        var result = new Dictionary<string, T>(StringComparer.Ordinal);
+        if (m is null) return result;
+        foreach (var (name, child) in m.Entries())
+        {
+            if (!NameRegex().IsMatch(name))
+            {
+                Problem(child?.Node, $"{section}.{name}", $"'{name}' is not a valid name", "use letters, digits, '-' and '_' only (it appears in URLs and CLI arguments)");
+                continue;
+            }
+            if (child is null)
+            {
+                Problem(m.NodeOf(name), $"{section}.{name}", "expected a mapping with at least 'kind'", $"write {name}: {{ kind: ... }}");
+                continue;
+            }
+            var value = bind(child, name);
+            child.ReportUnknownKeys();
+            if (value is not null) result[name] = value;
+        }
+        m.ReportUnknownKeys();
+        return result;
+    }
+
+    private SourceOptions? BindSource(MapReader m, string name)
+    {
+        var kindText = m.String("kind", required: true, fix: "use one of: github, notion, supabase, standard-webhooks");
+        SourceKind? kind = kindText switch
+        {
+            "github" => SourceKind.GitHub,
+            "notion" => SourceKind.Notion,
+            "supabase" => SourceKind.Supabase,
+            "standard-webhooks" => SourceKind.StandardWebhooks,
+            null => null,
+            _ => null,
+        };
+        if (kindText is not null && kind is null)
+            Problem(m.NodeOf("kind"), m.Path + ".kind", $"unknown source kind '{kindText}'", "use one of: github, notion, supabase, standard-webhooks");
+        var defaults = new SourceOptions { Name = name, Kind = SourceKind.GitHub };
+        var secret = m.String("secret", required: kind is SourceKind.GitHub or SourceKind.StandardWebhooks,
+            fix: "set the secret you configured at the sender, e.g. secret: ${GITHUB_WEBHOOK_SECRET}");
+        var verificationToken = m.String("verificationToken");
+        var sharedSecret = m.String("sharedSecret", required: kind is SourceKind.Supabase,
+            fix: "set sharedSecret and send it from the database webhook as 'Authorization: Bearer <secret>'");
+        var header = m.String("header") ?? defaults.SecretHeader;
+        var maxBody = m.ByteSize("maxBodySize", defaults.MaxBodyBytes, 1024, 100L * 1024 * 1024);
+        var tolerance = m.Duration("timestampTolerance", defaults.TimestampTolerance);
+        var rateLimit = new RateLimitOptions();
+        if (m.Map("rateLimit") is { } rl)
+        {
+            rateLimit = new RateLimitOptions { PerSecond = rl.Int("perSecond", rateLimit.PerSecond, 0, 1_000_000), Burst = rl.Int("burst", rateLimit.Burst, 1, 10_000_000) };
+            rl.ReportUnknownKeys();
+        }
+        if (kind == SourceKind.StandardWebhooks && secret is not null && StandardWebhookSecret(secret) is null)
+            Problem(m.NodeOf("secret"), m.Path + ".secret", "the secret is not a whsec_ base64 key of 24 to 64 bytes", "copy the secret exactly as the sender shows it (whsec_...)");
+        if (kind == SourceKind.Notion && verificationToken is not null && !verificationToken.StartsWith("secret_", StringComparison.Ordinal))
+            Problem(m.NodeOf("verificationToken"), m.Path + ".verificationToken", "a Notion verification token starts with 'secret_'", "paste the token shown by `eventsync sources` after Notion's handshake");
+        if (kind is null) return null;
+        return new SourceOptions
+        {
+            Name = name, Kind = kind.Value, Secret = secret, VerificationToken = verificationToken, SharedSecret = sharedSecret,
+            SecretHeader = header, MaxBodyBytes = maxBody, TimestampTolerance = tolerance, RateLimit = rateLimit,
+        };
+    }
+
+    /// <summary>Decodes a Standard Webhooks secret (with or without whsec_); null when it is not a valid key.</summary>
+    public static byte[]? StandardWebhookSecret(string secret)
+    {
+        var b64 = secret.StartsWith("whsec_", StringComparison.Ordinal) ? secret[6..] : secret;
+        var buffer = new byte[b64.Length];
+        if (!Convert.TryFromBase64String(b64, buffer, out var n) || n < 24 || n > 64) return null;
+        return buffer[..n];
+    }
+
+    private SinkOptions? BindSink(MapReader m, string name)
+    {
+        var kindText = m.String("kind", required: true, fix: "use one of: webhook, log, noop");
+        SinkKind? kind = kindText switch { "webhook" => SinkKind.Webhook, "log" => SinkKind.Log, "noop" => SinkKind.Noop, _ => null };
+        if (kindText is not null && kind is null)
+            Problem(m.NodeOf("kind"), m.Path + ".kind", $"unknown sink kind '{kindText}'", "use one of: webhook, log, noop");
+        var defaults = new SinkOptions { Name = name, Kind = SinkKind.Log };
+        var urlText = m.String("url", required: kind == SinkKind.Webhook, fix: "set url: http://host:port/path");
+        Uri? url = null;
+        if (urlText is not null && (!Uri.TryCreate(urlText, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https")))
+            Problem(m.NodeOf("url"), m.Path + ".url", $"'{urlText}' is not an absolute http(s) URL", "write it like https://example.com/hooks/in");
+        var secret = m.String("secret");
+        if (secret is not null && StandardWebhookSecret(secret) is null)
+            Problem(m.NodeOf("secret"), m.Path + ".secret", "the signing secret is not a whsec_ base64 key of 24 to 64 bytes", "generate one: echo whsec_$(openssl rand -base64 32)");
+        var concurrency = m.Int("concurrency", defaults.Concurrency, 1, 1024);
+        var timeout = m.Duration("timeout", defaults.Timeout);
+        if (timeout <= TimeSpan.Zero)
+            Problem(m.NodeOf("timeout"), m.Path + ".timeout", "the timeout must be positive", "write e.g. timeout: 30s");
+        if (kind is null) return null;
+        return new SinkOptions { Name = name, Kind = kind.Value, Url = url, Secret = secret, Concurrency = concurrency, Timeout = timeout };
+    }
+
+    private FlowOptions? BindFlow(MapReader m, string path, IReadOnlyDictionary<string, SourceOptions> sources, IReadOnlyDictionary<string, SinkOptions> sinks)
+    {
+        var name = m.String("name", required: true, fix: "give the flow a name, e.g. name: relay-orders");
+        if (name is not null && !NameRegex().IsMatch(name))
+            Problem(m.NodeOf("name"), path + ".name", $"'{name}' is not a valid flow name", "use letters, digits, '-' and '_' only");
+        var from = m.String("from", required: true, fix: "name the source this flow reads, one of: " + string.Join(", ", sources.Keys));
+        if (from is not null && !sources.ContainsKey(from))
+            Problem(m.NodeOf("from"), path + ".from", $"source '{from}' is not defined", sources.Count == 0 ? "define it under sources:" : "define it under sources: or use one of: " + string.Join(", ", sources.Keys));
+        var to = m.String("to", required: true, fix: "name the sink this flow writes to, one of: " + string.Join(", ", sinks.Keys));
+        if (to is not null && !sinks.ContainsKey(to))
+            Problem(m.NodeOf("to"), path + ".to", $"sink '{to}' is not defined", sinks.Count == 0 ? "define it under sinks:" : "define it under sinks: or use one of: " + string.Join(", ", sinks.Keys));
+        var events = m.StringOrList("events") ?? ["*"];
+        if (events.Count == 0 || events.Any(string.IsNullOrWhiteSpace))
+            Problem(m.NodeOf("events"), path + ".events", "the event list is empty", "write events: [\"*\"] or name event types such as push, release, INSERT");
+        var key = m.String("key") ?? "$.id";
+        if (!JsonPath.TryParse(key, out _))
+            Problem(m.NodeOf("key"), path + ".key", $"'{key}' is not a supported JSON path", "write a path like $.id, $.record.id or $.items[0].id");
+        var settle = m.Duration("settle", TimeSpan.Zero);
+        var maxWait = m.Duration("maxWait", settle > TimeSpan.FromMinutes(5) ? settle : TimeSpan.FromMinutes(5));
+        if (maxWait < settle)
+            Problem(m.NodeOf("maxWait"), path + ".maxWait", $"maxWait ({Durations.Format(maxWait)}) is shorter than settle ({Durations.Format(settle)})", "make maxWait at least as long as settle");
+        var retry = new RetryOptions();
+        if (m.Map("retry") is { } r)
+        {
+            var schedule = new List<TimeSpan>();
+            foreach (var (item, itemPath, node) in r.ScalarList("schedule"))
+            {
+                if (Durations.TryParse(item, out var d) && d > TimeSpan.Zero) schedule.Add(d);
+                else Problem(node, itemPath, $"'{item}' is not a positive duration", "write durations like 2s, 500ms, 5m");
+            }
+            var jitter = r.Double("jitter", retry.Jitter);
+            if (jitter is < 0 or >= 1)
+                Problem(r.NodeOf("jitter"), r.Path + ".jitter", "jitter must be at least 0 and below 1", "write e.g. jitter: 0.2 (±20%)");
+            retry = new RetryOptions { Schedule = r.Has("schedule") ? schedule : retry.Schedule, Jitter = jitter };
+            r.ReportUnknownKeys();
+        }
+        m.ReportUnknownKeys();
+        if (name is null || from is null || to is null) return null;
+        return new FlowOptions { Name = name, From = from, To = to, Events = events, Key = key, Settle = settle, MaxWait = maxWait, Retry = retry };
+    }
+
+    private WorkerOptions? BindWorkers(MapReader? m)
+    {
+        var d = new WorkerOptions();
+        if (m is null) return d;
+        var result = new WorkerOptions
+        {
+            Concurrency = m.Int("concurrency", d.Concurrency, 1, 1024),
+            Lease = m.Duration("lease", d.Lease),
+            PollInterval = m.Duration("pollInterval", d.PollInterval),
+        };
+        if (result.Lease < TimeSpan.FromSeconds(1))
+            Problem(m.NodeOf("lease"), m.Path + ".lease", "the lease must be at least 1s", "write e.g. lease: 30s (longer than a sink call normally takes)");
+        if (result.PollInterval <= TimeSpan.Zero)
+            Problem(m.NodeOf("pollInterval"), m.Path + ".pollInterval", "the poll interval must be positive", "write e.g. pollInterval: 1s");
+        m.ReportUnknownKeys();
+        return result;
+    }
+
+    private RetentionOptions? BindRetention(MapReader? m)
+    {
+        var d = new RetentionOptions();
+        if (m is null) return d;
+        var result = new RetentionOptions
+        {
+            Events = m.Duration("events", d.Events),
+            Runs = m.Duration("runs", d.Runs),
+            Deliveries = m.Duration("deliveries", d.Deliveries),
+            PruneInterval = m.Duration("pruneInterval", d.PruneInterval),
+        };
+        m.ReportUnknownKeys();
+        return result;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+    private static partial Regex NameRegex();
+
+    [GeneratedRegex(@"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")]
+    private static partial Regex EnvReferenceRegex();
+
+    private void Problem(YamlNode? node, string path, string message, string fix) =>
+        _problems.Add(new ConfigProblem(_file, node is null ? 0 : (int)node.Start.Line, node is null ? 0 : (int)node.Start.Column, path, message, fix));
+
+    /// <summary>Substitutes ${VAR} and ${VAR:-default}; an unset variable without a default is a problem that names it.</summary>
+    private string Substitute(YamlScalarNode node, string path) =>
+        EnvReferenceRegex().Replace(node.Value ?? "", match =>
+        {
+            var variable = match.Groups[1].Value;
+            if (_environment.TryGetValue(variable, out var v) && v is not null) return v;
+            if (match.Groups[2].Success) return match.Groups[2].Value;
+            Problem(node, path, $"environment variable {variable} is not set", $"export {variable}=... before starting, or write ${{{variable}:-default}}");
+            return "";
+        });
+
+    /// <summary>Reads one mapping, remembering which keys were read so the rest can be reported as unknown.</summary>
+    private sealed class MapReader(ConfigLoader loader, YamlMappingNode node, string path)
+    {
+        private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+        public YamlMappingNode Node { get; } = node;
+        public string Path { get; } = path;
+
+        private string Sub(string key) => Path.Length == 0 ? key : $"{Path}.{key}";
+
+        public YamlNode? NodeOf(string key)
+        {
+            _read.Add(key);
+            return Node.Children.TryGetValue(new YamlScalarNode(key), out var n) ? n : null;
+        }
+
+        public bool Has(string key) => NodeOf(key) is not null;
+
+        public string? String(string key, bool required = false, string? fix = null)
+        {
+            var n = NodeOf(key);
+            if (n is null)
+            {
+                if (required) loader.Problem(Node, Sub(key), $"'{key}' is required", fix ?? $"add {key}: ...");
+                return null;
+            }
+            if (n is not YamlScalarNode s)
+            {
+                loader.Problem(n, Sub(key), $"'{key}' must be a single value", $"write {key}: value");
+                return null;
+            }
+            var value = loader.Substitute(s, Sub(key));
+            if (value.Length == 0 && required)
+            {
+                loader.Problem(n, Sub(key), $"'{key}' is empty", fix ?? $"give {key} a value");
+                return null;
+            }
+            return value.Length == 0 ? null : value;
+        }
+
+        public IReadOnlyList<string>? StringOrList(string key)
+        {
+            var n = NodeOf(key);
+            return n switch
+            {
+                null => null,
+                YamlScalarNode => String(key) is { } one ? [one] : [],
+                YamlSequenceNode seq => seq.Children.Select((c, i) => c is YamlScalarNode s ? loader.Substitute(s, $"{Sub(key)}[{i}]") : "").ToList(),
+                _ => Fail(),
+            };
+            IReadOnlyList<string>? Fail()
+            {
+                loader.Problem(n, Sub(key), $"'{key}' must be a value or a list of values", $"write {key}: [a, b]");
+                return null;
+            }
+        }
+
+        public IEnumerable<(string Value, string Path, YamlNode Node)> ScalarList(string key)
+        {
+            var n = NodeOf(key);
+            if (n is null) yield break;
+            if (n is not YamlSequenceNode seq)
+            {
+                loader.Problem(n, Sub(key), $"'{key}' must be a list", $"write {key}: [2s, 4s, 8s]");
+                yield break;
+            }
+            for (var i = 0; i < seq.Children.Count; i++)
+                yield return (seq.Children[i] is YamlScalarNode s ? loader.Substitute(s, $"{Sub(key)}[{i}]") : "", $"{Sub(key)}[{i}]", seq.Children[i]);
+        }
+
+        public int Int(string key, int fallback, int min, int max)
+        {
+            var text = String(key);
+            if (text is null) return fallback;
+            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max) return v;
+            loader.Problem(NodeOf(key), Sub(key), $"'{text}' is not a whole number from {min} to {max}", $"write {key}: {fallback}");
+            return fallback;
+        }
+
+        public double Double(string key, double fallback)
+        {
+            var text = String(key);
+            if (text is null) return fallback;
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v)) return v;
+            loader.Problem(NodeOf(key), Sub(key), $"'{text}' is not a number", $"write {key}: {fallback.ToString(CultureInfo.InvariantCulture)}");
+            return fallback;
+        }
+
+        public TimeSpan Duration(string key, TimeSpan fallback)
+        {
+            var text = String(key);
+            if (text is null) return fallback;
+            if (Durations.TryParse(text, out var v)) return v;
+            loader.Problem(NodeOf(key), Sub(key), $"'{text}' is not a duration", "write durations like 500ms, 2s, 5m, 1h or 7d");
+            return fallback;
+        }
+
+        public long ByteSize(string key, long fallback, long min, long max)
+        {
+            var text = String(key);
+            if (text is null) return fallback;
+            var t = text.Trim().ToUpperInvariant();
+            long unit = t.EndsWith("MIB", StringComparison.Ordinal) || t.EndsWith("MB", StringComparison.Ordinal) ? 1024 * 1024
+                : t.EndsWith("KIB", StringComparison.Ordinal) || t.EndsWith("KB", StringComparison.Ordinal) ? 1024 : 1;
+            var digits = new string(t.TakeWhile(char.IsAsciiDigit).ToArray());
+            if (long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n * unit >= min && n * unit <= max) return n * unit;
+            loader.Problem(NodeOf(key), Sub(key), $"'{text}' is not a size from {min} bytes to {max / 1024 / 1024} MiB", $"write {key}: 5MiB");
+            return fallback;
+        }
+
+        public MapReader? Map(string key)
+        {
+            var n = NodeOf(key);
+            if (n is null || n is YamlScalarNode { Value: null or "" }) return null;
+            if (n is YamlMappingNode map) return new MapReader(loader, map, Sub(key));
+            loader.Problem(n, Sub(key), $"'{key}' must be a mapping", $"write {key}: {{ ... }} or indent its keys below it");
+            return null;
+        }
+
+        public IEnumerable<(MapReader Item, string Path)> List(string key)
+        {
+            var n = NodeOf(key);
+            if (n is null || n is YamlScalarNode { Value: null or "" }) yield break;
+            if (n is not YamlSequenceNode seq)
+            {
+                loader.Problem(n, Sub(key), $"'{key}' must be a list", $"write each entry of {key} on a line starting with '- '");
+                yield break;
+            }
+            for (var i = 0; i < seq.Children.Count; i++)
+            {
+                if (seq.Children[i] is YamlMappingNode map) yield return (new MapReader(loader, map, $"{Sub(key)}[{i}]"), $"{Sub(key)}[{i}]");
+                else loader.Problem(seq.Children[i], $"{Sub(key)}[{i}]", "each entry must be a mapping", "write '- name: ...' followed by the entry's keys");
+            }
+        }
+
+        public IEnumerable<(string Name, MapReader? Child)> Entries()
+        {
+            foreach (var (k, v) in Node.Children)
+            {
+                var name = (k as YamlScalarNode)?.Value ?? "";
+                _read.Add(name);
+                yield return (name, v is YamlMappingNode map ? new MapReader(loader, map, Sub(name)) : null);
+            }
+        }
+
+        public void ReportUnknownKeys()
+        {
+            foreach (var k in Node.Children.Keys.OfType<YamlScalarNode>())
+                if (k.Value is not null && !_read.Contains(k.Value))
+                    loader.Problem(k, Sub(k.Value), $"unknown key '{k.Value}'", "remove it or check its spelling against docs/configuration.md");
+        }
+    }
+}

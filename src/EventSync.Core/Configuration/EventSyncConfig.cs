@@ -1,0 +1,142 @@
+namespace EventSync.Core.Configuration;
+
+/// <summary>The whole validated configuration. Built only by <see cref="ConfigLoader"/>, so every instance is valid.</summary>
+public sealed class EventSyncConfig
+{
+    public required StoreLocation Store { get; init; }
+    public required ServerOptions Server { get; init; }
+    public required IReadOnlyDictionary<string, SourceOptions> Sources { get; init; }
+    public required IReadOnlyDictionary<string, SinkOptions> Sinks { get; init; }
+    public required IReadOnlyList<FlowOptions> Flows { get; init; }
+    public required WorkerOptions Workers { get; init; }
+    public required RetentionOptions Retention { get; init; }
+
+    /// <summary>Where the configuration came from (a file path, or "defaults").</summary>
+    public string Origin { get; init; } = "defaults";
+
+    public FlowOptions? FindFlow(string name) => Flows.FirstOrDefault(f => f.Name == name);
+}
+
+public enum StoreKind { Sqlite, Postgres }
+
+public sealed record StoreLocation(StoreKind Kind, string ConnectionString)
+{
+    public const string Default = "sqlite:./eventsync.db";
+
+    public static bool TryParse(string value, out StoreLocation? location, out string error)
+    {
+        location = null;
+        error = "";
+        var colon = value.IndexOf(':', StringComparison.Ordinal);
+        var scheme = colon > 0 ? value[..colon].Trim().ToLowerInvariant() : "";
+        var rest = colon > 0 ? value[(colon + 1)..].Trim() : "";
+        switch (scheme)
+        {
+            case "sqlite" when rest.Length > 0:
+                location = new StoreLocation(StoreKind.Sqlite, rest);
+                return true;
+            case "postgres" or "postgresql" when rest.Length > 0:
+                location = new StoreLocation(StoreKind.Postgres, rest);
+                return true;
+            default:
+                error = $"'{value}' is not a store location";
+                return false;
+        }
+    }
+
+    /// <summary>A description safe to print: PostgreSQL passwords are masked.</summary>
+    public string Describe() => Kind == StoreKind.Sqlite
+        ? $"sqlite:{ConnectionString}"
+        : "postgres:" + System.Text.RegularExpressions.Regex.Replace(ConnectionString, "(?i)(password|pwd)\\s*=\\s*[^;]*", "$1=***");
+}
+
+public sealed class ServerOptions
+{
+    public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:5080"];
+    public string? AdminToken { get; init; }
+    /// <summary>Most webhooks committed in one store transaction (group commit).</summary>
+    public int IngestBatchSize { get; init; } = 512;
+}
+
+public enum SourceKind { GitHub, Notion, Supabase, StandardWebhooks }
+
+public sealed class SourceOptions
+{
+    public const long DefaultMaxBodyBytes = 5 * 1024 * 1024;
+
+    public required string Name { get; init; }
+    public required SourceKind Kind { get; init; }
+    /// <summary>github: the webhook secret; standard-webhooks: the whsec_ secret.</summary>
+    public string? Secret { get; init; }
+    /// <summary>notion: the verification token (also the signing key). Optional until the handshake is done.</summary>
+    public string? VerificationToken { get; init; }
+    /// <summary>supabase: the shared secret expected in <see cref="SecretHeader"/>.</summary>
+    public string? SharedSecret { get; init; }
+    /// <summary>supabase: the header carrying the shared secret; "Authorization" means "Bearer &lt;secret&gt;".</summary>
+    public string SecretHeader { get; init; } = "Authorization";
+    public long MaxBodyBytes { get; init; } = DefaultMaxBodyBytes;
+    public RateLimitOptions RateLimit { get; init; } = new();
+    /// <summary>standard-webhooks: how far webhook-timestamp may be from now.</summary>
+    public TimeSpan TimestampTolerance { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+public sealed class RateLimitOptions
+{
+    /// <summary>Sustained requests per second accepted for one source; 0 turns the limit off.</summary>
+    public int PerSecond { get; init; } = 2000;
+    /// <summary>Requests allowed in a burst above the sustained rate.</summary>
+    public int Burst { get; init; } = 4000;
+}
+
+public enum SinkKind { Webhook, Log, Noop }
+
+public sealed class SinkOptions
+{
+    public required string Name { get; init; }
+    public required SinkKind Kind { get; init; }
+    public Uri? Url { get; init; }
+    public string? Secret { get; init; }
+    /// <summary>Most jobs running against this sink at once.</summary>
+    public int Concurrency { get; init; } = 8;
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class FlowOptions
+{
+    public required string Name { get; init; }
+    public required string From { get; init; }
+    public required IReadOnlyList<string> Events { get; init; }
+    public required string Key { get; init; }
+    public required string To { get; init; }
+    public TimeSpan Settle { get; init; }
+    /// <summary>A debounced job runs no later than this after its first event.</summary>
+    public TimeSpan MaxWait { get; init; } = TimeSpan.FromMinutes(5);
+    public RetryOptions Retry { get; init; } = new();
+}
+
+public sealed class RetryOptions
+{
+    public IReadOnlyList<TimeSpan> Schedule { get; init; } = [TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8)];
+    /// <summary>Each delay is scaled by a random factor in [1 - jitter, 1 + jitter].</summary>
+    public double Jitter { get; init; } = 0.2;
+    /// <summary>Attempts before parking: the first try plus one per scheduled delay.</summary>
+    public int MaxAttempts => Schedule.Count + 1;
+}
+
+public sealed class WorkerOptions
+{
+    /// <summary>Most jobs running at once in one process, over all sinks.</summary>
+    public int Concurrency { get; init; } = 32;
+    /// <summary>How long a claimed job stays reserved without a renewal; a crashed worker's jobs return after this.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Fallback wake-up when no notification arrives (notifications wake the workers at once).</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+public sealed class RetentionOptions
+{
+    public TimeSpan Events { get; init; } = TimeSpan.FromDays(7);
+    public TimeSpan Runs { get; init; } = TimeSpan.FromDays(7);
+    public TimeSpan Deliveries { get; init; } = TimeSpan.FromDays(7);
+    public TimeSpan PruneInterval { get; init; } = TimeSpan.FromMinutes(10);
+}

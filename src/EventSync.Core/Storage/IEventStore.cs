@@ -1,0 +1,85 @@
+namespace EventSync.Core.Storage;
+
+/// <summary>
+/// Everything EventSync keeps: events, the delivery log, jobs, runs, dead letters (parked jobs), sink pauses,
+/// source state and cursors. Two real implementations: SQLite and PostgreSQL. Times come from the caller's
+/// TimeProvider, never from the database clock, so engine logic is testable without waiting.
+/// </summary>
+public interface IEventStore : IAsyncDisposable
+{
+    /// <summary>Where the data lives, safe to print (no passwords).</summary>
+    string Description { get; }
+
+    /// <summary>True when several processes may share this store (PostgreSQL).</summary>
+    bool IsShared { get; }
+
+    Task MigrateAsync(CancellationToken cancellationToken);
+
+    Task<int> SchemaVersionAsync(CancellationToken cancellationToken);
+
+    Task PingAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Commits a batch in one transaction (group commit): each event with its jobs and delivery-log line, and
+    /// log-only lines for rejections. An event whose (source, dedup key) is already stored is a duplicate and creates
+    /// no job. Results are in batch order.
+    /// </summary>
+    Task<IReadOnlyList<IngestResult>> IngestAsync(IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims due pending jobs whose sink is not paused and whose key has no running job, marks them running with a
+    /// lease, counts the attempt, and returns them with their events (oldest first).
+    /// </summary>
+    Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records each run and moves its job on, all in one transaction (the workers' group commit). An entry is false
+    /// (and its run recorded as lease-lost) when the job is no longer ours.
+    /// </summary>
+    Task<IReadOnlyList<bool>> CompleteJobsAsync(IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken);
+
+    Task RenewLeasesAsync(string owner, IReadOnlyCollection<long> jobIds, DateTimeOffset leaseUntil, CancellationToken cancellationToken);
+
+    /// <summary>Running jobs whose lease ran out before <paramref name="now"/> (their worker died or stalled).</summary>
+    Task<IReadOnlyList<JobInfo>> ListExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    Task PauseSinkAsync(string sink, DateTimeOffset until, string reason, CancellationToken cancellationToken);
+
+    Task<IReadOnlyDictionary<string, DateTimeOffset>> GetSinkPausesAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>The earliest due time of a pending job, or null when none is pending.</summary>
+    Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken);
+
+    /// <summary>Completes when another process signals new work (PostgreSQL NOTIFY); never, for a store with no such channel.</summary>
+    Task WaitForSignalAsync(CancellationToken cancellationToken);
+
+    Task<JobInfo?> GetJobAsync(long jobId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<JobInfo>> ListJobsAsync(string? status, string? flow, int limit, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<StoredEvent>> ListEventsAsync(EventQuery query, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunQuery query, CancellationToken cancellationToken);
+
+    Task<RunDetail?> GetRunAsync(long runId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DeliveryRecord>> ListDeliveriesAsync(DeliveryQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Moves a parked job back to pending with fresh attempts; returns the pending job's id, or null if it was not parked.</summary>
+    Task<long?> ReplayDeadLetterAsync(long jobId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<bool> DeleteDeadLetterAsync(long jobId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<FlowQueueStats>> GetQueueStatsAsync(CancellationToken cancellationToken);
+
+    Task<string?> GetSourceStateAsync(string source, string name, CancellationToken cancellationToken);
+
+    Task SetSourceStateAsync(string source, string name, string value, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<string?> GetCursorAsync(string name, CancellationToken cancellationToken);
+
+    Task SetCursorAsync(string name, string value, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Deletes finished events, runs and log lines older than the cut-offs. Dead letters and their events stay.</summary>
+    Task<PruneResult> PruneAsync(DateTimeOffset eventsBefore, DateTimeOffset runsBefore, DateTimeOffset deliveriesBefore, CancellationToken cancellationToken);
+}

@@ -1,0 +1,52 @@
+namespace EventSync.Storage.Sql;
+
+/// <summary>
+/// Versioned schema, one script per version, shared by both backends with a few type placeholders.
+/// Times are Unix milliseconds (bigint) on both, supplied by the engine's TimeProvider.
+/// </summary>
+internal static class Schema
+{
+    public static readonly string[] Versions =
+    [
+        // 1: core engine
+        """
+        CREATE TABLE events (
+            id {id}, source text NOT NULL, dedup_key text NOT NULL, delivery_id text NOT NULL, event_type text NOT NULL,
+            entity_key text, received_at bigint NOT NULL, headers text NOT NULL, payload {blob} NOT NULL);
+        CREATE UNIQUE INDEX events_dedup ON events (source, dedup_key);
+        CREATE INDEX events_received ON events (received_at);
+        CREATE INDEX events_source ON events (source, id);
+        CREATE TABLE deliveries (
+            id {id}, at bigint NOT NULL, source text NOT NULL, delivery_id text, status integer NOT NULL,
+            outcome text NOT NULL, reason text, bytes integer NOT NULL, remote text, event_id bigint);
+        CREATE INDEX deliveries_at ON deliveries (at);
+        CREATE TABLE jobs (
+            id {id}, flow text NOT NULL, entity_key text NOT NULL, sink text NOT NULL, status text NOT NULL,
+            attempts integer NOT NULL, created_at bigint NOT NULL, due_at bigint NOT NULL, deadline_at bigint NOT NULL,
+            lease_owner text, lease_until bigint, last_error text, merged_into bigint, updated_at bigint NOT NULL);
+        CREATE UNIQUE INDEX jobs_one_pending ON jobs (flow, entity_key) WHERE status = 'pending';
+        CREATE INDEX jobs_due ON jobs (due_at, id) WHERE status = 'pending';
+        CREATE INDEX jobs_running ON jobs (flow, entity_key) WHERE status = 'running';
+        CREATE INDEX jobs_status ON jobs (status, updated_at);
+        CREATE TABLE job_events (job_id bigint NOT NULL, event_id bigint NOT NULL, PRIMARY KEY (job_id, event_id));
+        CREATE INDEX job_events_event ON job_events (event_id);
+        CREATE TABLE runs (
+            id {id}, job_id bigint NOT NULL, flow text NOT NULL, entity_key text NOT NULL, sink text NOT NULL,
+            attempt integer NOT NULL, worker text NOT NULL, started_at bigint NOT NULL, finished_at bigint NOT NULL,
+            outcome text NOT NULL, error text, trigger_info text NOT NULL, resources text NOT NULL);
+        CREATE INDEX runs_job ON runs (job_id);
+        CREATE INDEX runs_flow ON runs (flow, id);
+        CREATE INDEX runs_started ON runs (started_at);
+        CREATE TABLE sink_pauses (sink text PRIMARY KEY, until bigint NOT NULL, reason text NOT NULL);
+        CREATE TABLE source_state (source text NOT NULL, name text NOT NULL, value text NOT NULL, updated_at bigint NOT NULL, PRIMARY KEY (source, name));
+        CREATE TABLE cursors (name text PRIMARY KEY, value text NOT NULL, updated_at bigint NOT NULL);
+        CREATE TABLE links (
+            doc_id text NOT NULL, system text NOT NULL, external_id text NOT NULL, content_hash text,
+            updated_at bigint NOT NULL, PRIMARY KEY (system, external_id));
+        CREATE INDEX links_doc ON links (doc_id);
+        """,
+    ];
+
+    public const string MigrationsTable =
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)";
+}
