@@ -1,0 +1,201 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EventSync.Core.Configuration;
+using EventSync.Core.Signatures;
+
+namespace EventSync.Core.Ingest;
+
+/// <summary>
+/// Verifies a request for one source kind over its raw bytes, before any parsing, then checks the headers and the
+/// JSON the kind requires. Pure except for the clock and, for Notion, the captured token.
+/// </summary>
+public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func<string?>? capturedNotionToken = null)
+{
+    /// <summary>Headers that carry secrets or signatures: never stored, logged or shown.</summary>
+    public static readonly string[] SecretHeaders = ["authorization", "x-hub-signature", "x-hub-signature-256", "x-notion-signature", "webhook-signature", "cookie", "proxy-authorization"];
+
+    public SourceOptions Options { get; } = source;
+
+    public IngestDecision Verify(IncomingRequest request) => Options.Kind switch
+    {
+        SourceKind.GitHub => VerifyGitHub(request),
+        SourceKind.Notion => VerifyNotion(request),
+        SourceKind.StandardWebhooks => VerifyStandardWebhooks(request),
+        SourceKind.Supabase => VerifySupabase(request),
+        _ => new IngestDecision.Reject(500, "unsupported_source", "this source kind is not supported"),
+    };
+
+    private IngestDecision VerifyGitHub(IncomingRequest request)
+    {
+        var form = request.MediaType == "application/x-www-form-urlencoded";
+        if (!request.IsJson && !form)
+            return UnsupportedMediaType(request, "application/json or application/x-www-form-urlencoded (set the hook's content type to application/json)");
+        var delivery = request.Header("X-GitHub-Delivery");
+        var check = HmacSha256Hex.Verify(request.Body.Span, Options.Secret!, request.Header("X-Hub-Signature-256"));
+        if (check != SignatureCheck.Valid)
+            return Unauthorized(check, "X-Hub-Signature-256", "set the same secret in the GitHub hook settings and in sources." + Options.Name + ".secret", delivery);
+        var eventName = request.Header("X-GitHub-Event");
+        if (eventName is null) return MissingHeader("X-GitHub-Event", delivery);
+        if (delivery is null) return MissingHeader("X-GitHub-Delivery", null);
+
+        byte[] payload;
+        if (form)
+        {
+            var field = FormField(request.Body.Span, "payload");
+            if (field is null) return new IngestDecision.Reject(400, "missing_payload", "a form-encoded GitHub delivery must carry the JSON in a 'payload' field", delivery);
+            payload = Encoding.UTF8.GetBytes(field);
+        }
+        else payload = request.Body.ToArray();
+
+        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, delivery);
+        var action = root.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
+        var type = action is null ? eventName : $"{eventName}.{action}";
+        var hookId = request.Header("X-GitHub-Hook-ID") ?? "";
+        // GitHub's delivery GUID names the event, shared by every hook: dedupe per (hook, delivery).
+        return new IngestDecision.Accept($"{hookId}:{delivery}", delivery, type, payload, RouteToFlows: eventName != "ping") { Root = root };
+    }
+
+    private IngestDecision VerifyNotion(IncomingRequest request)
+    {
+        if (!request.IsJson) return UnsupportedMediaType(request, "application/json");
+        var signature = request.Header("X-Notion-Signature");
+        if (signature is null && TryParseObject(request.Body.ToArray(), out var probe, out _)
+            && probe.TryGetProperty("verification_token", out var tokenElement) && tokenElement.ValueKind == JsonValueKind.String
+            && probe.EnumerateObject().Count() == 1)
+        {
+            var token = tokenElement.GetString()!;
+            return token.StartsWith("secret_", StringComparison.Ordinal) && token.Length < 200
+                ? new IngestDecision.NotionHandshake(token)
+                : new IngestDecision.Reject(400, "invalid_verification_token", "a Notion verification token starts with 'secret_'");
+        }
+        var key = Options.VerificationToken ?? capturedNotionToken?.Invoke();
+        if (key is null)
+            return new IngestDecision.Reject(401, "not_verified", $"no verification token is known for source '{Options.Name}': start the subscription in Notion so it sends its verification request, then set sources.{Options.Name}.verificationToken");
+        var check = HmacSha256Hex.Verify(request.Body.Span, key, signature);
+        if (check != SignatureCheck.Valid)
+            return Unauthorized(check, "X-Notion-Signature", $"set sources.{Options.Name}.verificationToken to the token of this subscription (a recreated subscription has a new one)", null);
+        var payload = request.Body.ToArray();
+        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, null);
+        var id = StringProperty(root, "id");
+        var type = StringProperty(root, "type");
+        if (id is null || type is null)
+            return new IngestDecision.Reject(400, "invalid_event", "a Notion event must have string 'id' and 'type' fields");
+        return new IngestDecision.Accept(id, id, type, payload) { Root = root };
+    }
+
+    private IngestDecision VerifyStandardWebhooks(IncomingRequest request)
+    {
+        if (!request.IsJson) return UnsupportedMediaType(request, "application/json");
+        var id = request.Header("webhook-id");
+        var timestamp = request.Header("webhook-timestamp");
+        if (id is null) return MissingHeader("webhook-id", null);
+        if (timestamp is null) return MissingHeader("webhook-timestamp", id);
+        var key = ConfigLoader.StandardWebhookSecret(Options.Secret!)!;
+        var check = StandardWebhookSignature.Verify(key, id, timestamp, request.Header("webhook-signature"), request.Body.Span, time.GetUtcNow(), Options.TimestampTolerance);
+        if (check != SignatureCheck.Valid)
+            return Unauthorized(check, "webhook-signature", $"sign with the secret in sources.{Options.Name}.secret and send the current Unix time in webhook-timestamp", id);
+        var payload = request.Body.ToArray();
+        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, id);
+        return new IngestDecision.Accept(id, id, StringProperty(root, "type") ?? "message", payload) { Root = root };
+    }
+
+    private IngestDecision VerifySupabase(IncomingRequest request)
+    {
+        if (!request.IsJson) return UnsupportedMediaType(request, "application/json");
+        var presented = request.Header(Options.SecretHeader);
+        if (presented is not null && Options.SecretHeader.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
+            presented = presented.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? presented[7..].Trim() : null;
+        if (presented is null)
+            return new IngestDecision.Reject(401, "missing_secret", $"missing shared secret: send '{(Options.SecretHeader.Equals("Authorization", StringComparison.OrdinalIgnoreCase) ? "Authorization: Bearer <secret>" : Options.SecretHeader + ": <secret>")}' in the database webhook's headers");
+        if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(Options.SharedSecret!))))
+            return new IngestDecision.Reject(401, "invalid_secret", $"the shared secret does not match sources.{Options.Name}.sharedSecret");
+        var payload = request.Body.ToArray();
+        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, null);
+        var type = StringProperty(root, "type");
+        if (type is not ("INSERT" or "UPDATE" or "DELETE") || StringProperty(root, "table") is null || StringProperty(root, "schema") is null)
+            return new IngestDecision.Reject(400, "invalid_event", "a Supabase database webhook must have type INSERT, UPDATE or DELETE and string 'table' and 'schema' fields");
+        // Database webhooks carry no delivery id; identical bodies describe the same change, so the body hash is the key.
+        var id = request.Header("webhook-id") ?? request.Header("X-Delivery-Id") ?? Convert.ToHexStringLower(SHA256.HashData(payload));
+        return new IngestDecision.Accept(id, id, type, payload) { Root = root };
+    }
+
+    private static IngestDecision.Reject UnsupportedMediaType(IncomingRequest request, string expected) =>
+        new(415, "unsupported_media_type", $"content type '{request.ContentType ?? "(none)"}' is not accepted here; send {expected}");
+
+    private static IngestDecision.Reject MissingHeader(string header, string? delivery) =>
+        new(400, "missing_header", $"the required header {header} is missing", delivery);
+
+    private static IngestDecision.Reject MalformedJson(string error, string? delivery) =>
+        new(400, "malformed_json", $"the body is not a JSON object: {error}", delivery);
+
+    private static IngestDecision.Reject Unauthorized(SignatureCheck check, string header, string fix, string? delivery) => check switch
+    {
+        SignatureCheck.Missing => new(401, "missing_signature", $"the {header} header is missing; {fix}", delivery),
+        SignatureCheck.Malformed => new(401, "malformed_signature", $"the {header} header is not in the expected format; {fix}", delivery),
+        SignatureCheck.TimestampTooOld => new(401, "timestamp_too_old", "webhook-timestamp is too far in the past (replay protection); send the current time and check the sender's clock", delivery),
+        SignatureCheck.TimestampTooNew => new(401, "timestamp_too_new", "webhook-timestamp is too far in the future; check the sender's clock", delivery),
+        _ => new(401, "invalid_signature", $"the {header} signature does not match the body; {fix}", delivery),
+    };
+
+    private static string? StringProperty(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64 };
+
+    public static bool TryParseObject(byte[] json, out JsonElement root, out string error)
+    {
+        root = default;
+        try
+        {
+            using var doc = JsonDocument.Parse(json, ParseOptions);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                error = $"expected an object, got {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}";
+                return false;
+            }
+            root = doc.RootElement.Clone();
+            error = "";
+            return true;
+        }
+        catch (JsonException ex)
+        {
+            error = ex.Message;
+            return false;
+        }
+        catch (ArgumentException ex)
+        {
+            error = ex.Message;
+            return false;
+        }
+    }
+
+    private static string? FormField(ReadOnlySpan<byte> body, string name)
+    {
+        foreach (var pair in Encoding.UTF8.GetString(body).Split('&'))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0 && Uri.UnescapeDataString(pair[..eq].Replace('+', ' ')) == name)
+                return Uri.UnescapeDataString(pair[(eq + 1)..].Replace('+', ' '));
+        }
+        return null;
+    }
+
+    /// <summary>The headers to keep with the event: everything except secrets and the source's secret header.</summary>
+    public string SanitizedHeadersJson(IncomingRequest request)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            writer.WriteStartObject();
+            foreach (var (name, value) in request.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                var lower = name.ToLowerInvariant();
+                if (SecretHeaders.Contains(lower) || lower.Equals(Options.SecretHeader, StringComparison.OrdinalIgnoreCase)) continue;
+                writer.WriteString(lower, value.Length > 1024 ? value[..1024] : value);
+            }
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+}
