@@ -1,0 +1,19 @@
+using EventSync.Connectors.Logging;
+using EventSync.Connectors.Webhook;
+using EventSync.Core.Configuration;
+using EventSync.Core.Sinks;
+using Microsoft.Extensions.Logging;
+
+namespace EventSync.Connectors;
+
+public static class SinkFactory
+{
+    public static IReadOnlyDictionary<string, ISink> Create(EventSyncConfig config, ILoggerFactory loggers) =>
+        config.Sinks.Values.ToDictionary(s => s.Name, s => s.Kind switch
+        {
+            SinkKind.Webhook => (ISink)new WebhookSink(s),
+            SinkKind.Log => new LogSink(s, loggers.CreateLogger("EventSync.Sinks." + s.Name)),
+            SinkKind.Noop => new NoopSink(s),
+            _ => throw new ArgumentOutOfRangeException(nameof(config)),
+        });
+}

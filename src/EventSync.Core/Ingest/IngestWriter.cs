@@ -1,0 +1,80 @@
+using System.Threading.Channels;
+using EventSync.Core.Storage;
+using EventSync.Core.Work;
+using Microsoft.Extensions.Logging;
+
+namespace EventSync.Core.Ingest;
+
+/// <summary>
+/// Group commit for ingest: concurrent requests queue their writes, one loop commits whatever has gathered in a
+/// single transaction (one fsync), then answers them all. A request is acknowledged only after its commit.
+/// </summary>
+public sealed class IngestWriter : IAsyncDisposable
+{
+    private readonly Channel<Pending> _queue;
+    private readonly IEventStore _store;
+    private readonly WorkSignal _signal;
+    private readonly ILogger _logger;
+    private readonly int _maxBatch;
+    private readonly Task _loop;
+
+    public IngestWriter(IEventStore store, WorkSignal signal, ILogger<IngestWriter> logger, int maxBatch = 512, int capacity = 50_000)
+    {
+        _store = store;
+        _signal = signal;
+        _logger = logger;
+        _maxBatch = maxBatch;
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        _loop = Task.Run(LoopAsync, CancellationToken.None);
+    }
+
+    /// <summary>Commits <paramref name="write"/> with whatever else is waiting; throws <see cref="StoreUnavailableException"/> if the commit failed.</summary>
+    public async Task<IngestResult> WriteAsync(IngestWrite write, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(write);
+        await _queue.Writer.WriteAsync(pending, cancellationToken);
+        return await pending.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task LoopAsync()
+    {
+        var batch = new List<Pending>(_maxBatch);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var p)) batch.Add(p);
+            try
+            {
+                var results = await _store.IngestAsync(batch.Select(p => p.Write).ToList(), CancellationToken.None);
+                var anyJobs = false;
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    anyJobs |= results[i].JobsTouched > 0;
+                    batch[i].Done.TrySetResult(results[i]);
+                }
+                if (anyJobs) _signal.Pulse();
+            }
+            catch (Exception ex)
+            {
+                // Disk full, read-only file, database down: nobody gets a 202 for an uncommitted write.
+                _logger.IngestCommitFailed(ex, batch.Count);
+                var failure = new StoreUnavailableException("the event store could not commit the delivery; retry later", ex);
+                foreach (var p in batch) p.Done.TrySetException(failure);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop;
+    }
+
+    private sealed class Pending(IngestWrite write)
+    {
+        public IngestWrite Write { get; } = write;
+        public TaskCompletionSource<IngestResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
+
+public sealed class StoreUnavailableException(string message, Exception inner) : Exception(message, inner);

@@ -1,0 +1,45 @@
+using EventSync.Core;
+using EventSync.Core.Configuration;
+using EventSync.Core.Storage;
+using EventSync.Core.Work;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EventSync.Server.Hosting;
+
+/// <summary>Runs the job dispatcher for the life of the host.</summary>
+public sealed class DispatcherService(JobDispatcher dispatcher) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => dispatcher.RunAsync(stoppingToken);
+}
+
+/// <summary>Deletes processed events, runs and log lines past their retention; dead letters stay.</summary>
+public sealed class RetentionService(IEventStore store, EventSyncConfig config, TimeProvider time, ILogger<RetentionService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var r = config.Retention;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var now = time.GetUtcNow();
+                var pruned = await store.PruneAsync(now - r.Events, now - r.Runs, now - r.Deliveries, stoppingToken);
+                if (pruned.Events + pruned.Runs + pruned.Deliveries + pruned.Jobs > 0)
+                    logger.Pruned(pruned.Events, pruned.Runs, pruned.Deliveries, pruned.Jobs);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.PruneFailed(ex);
+            }
+            try
+            {
+                await Task.Delay(r.PruneInterval, time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using System.Text.Json;
+using EventSync.Core;
+using EventSync.Core.Admin;
+using EventSync.Core.Ingest;
+using EventSync.Core.Storage;
+using EventSync.Core.Work;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace EventSync.Server.Ingest;
+
+/// <summary>
+/// POST /hooks/{source}: rate limit, size limit, verify over the raw body, route, group-commit, then answer 202.
+/// Every outcome lands in the delivery log; a rejected request creates no event and never marks its id as seen.
+/// </summary>
+public sealed class IngestEndpoint(SourceRegistry sources, IngestWriter writer, FlowRouter router, IEventStore store, TimeProvider time, ILogger<IngestEndpoint> logger)
+{
+    public async Task HandleAsync(HttpContext context, string sourceName)
+    {
+        var now = time.GetUtcNow();
+        var remote = context.Connection.RemoteIpAddress?.ToString();
+        var source = sources.Find(sourceName);
+        if (source is null)
+        {
+            await RejectAsync(context, Truncate(sourceName, 64)!, null, 404, "unknown_source", $"no source named '{Truncate(sourceName, 64)}' is configured; POST to /hooks/<name> for a name under sources:", 0, now, remote);
+            return;
+        }
+        if (source.Limiter is { } limiter)
+        {
+            using var lease = limiter.AttemptAcquire();
+            if (!lease.IsAcquired)
+            {
+                context.Response.Headers.RetryAfter = "1";
+                await RejectAsync(context, source.Options.Name, Delivery(context), 429, "rate_limited", $"more than {source.Options.RateLimit.PerSecond} requests/s for this source; retry after the Retry-After delay", 0, now, remote);
+                return;
+            }
+        }
+
+        var max = source.Options.MaxBodyBytes;
+        if (context.Request.ContentLength > max)
+        {
+            await RejectAsync(context, source.Options.Name, Delivery(context), 413, "payload_too_large", $"the body is {context.Request.ContentLength} bytes; this source accepts at most {max} (raise sources.{source.Options.Name}.maxBodySize)", 0, now, remote);
+            return;
+        }
+        var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false }) sizeFeature.MaxRequestBodySize = max;
+
+        byte[] body;
+        try
+        {
+            body = await ReadBodyAsync(context.Request, max, context.RequestAborted);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == 413)
+        {
+            await RejectAsync(context, source.Options.Name, Delivery(context), 413, "payload_too_large", $"the body exceeds {max} bytes (raise sources.{source.Options.Name}.maxBodySize)", 0, now, remote);
+            return;
+        }
+        catch (BadHttpRequestException ex)
+        {
+            await RejectAsync(context, source.Options.Name, Delivery(context), ex.StatusCode, "bad_request", "the request body could not be read: " + ex.Message, 0, now, remote);
+            return;
+        }
+
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, values) in context.Request.Headers) headers[name] = values.ToString();
+        var request = new IncomingRequest(source.Options.Name, context.Request.ContentType, body, headers, remote);
+        var decision = source.Verifier.Verify(request);
+        switch (decision)
+        {
+            case IngestDecision.Reject reject:
+                await RejectAsync(context, source.Options.Name, reject.DeliveryId ?? Delivery(context), reject.Status, reject.Code, reject.Message, body.Length, now, remote);
+                return;
+            case IngestDecision.NotionHandshake handshake:
+                await HandshakeAsync(context, source, handshake.Token, body.Length, now, remote);
+                return;
+            case IngestDecision.Accept accept:
+                var jobs = accept.RouteToFlows ? router.Route(source.Options.Name, accept.EventType, accept.DeliveryId, accept.Root) : [];
+                var entity = jobs.Count > 0 ? jobs[0].EntityKey : null;
+                var write = new IngestWrite(
+                    new DeliveryRecord(now, source.Options.Name, accept.DeliveryId, 202, DeliveryOutcomes.Accepted, null, body.Length, remote),
+                    new NewEvent(source.Options.Name, accept.DedupKey, accept.DeliveryId, accept.EventType, entity, now, source.Verifier.SanitizedHeadersJson(request), accept.Payload),
+                    jobs);
+                IngestResult result;
+                try
+                {
+                    result = await writer.WriteAsync(write, context.RequestAborted);
+                }
+                catch (StoreUnavailableException)
+                {
+                    context.Response.Headers.RetryAfter = "5";
+                    await WriteErrorAsync(context, 503, "store_unavailable", "the event could not be stored durably, so it was not accepted; retry later");
+                    return;
+                }
+                context.Response.StatusCode = 202;
+                await context.Response.WriteAsJsonAsync(new AcceptedBody(result.EventId, result.Duplicate, result.Duplicate ? 0 : result.JobsTouched, accept.DeliveryId), IngestJson.Default.AcceptedBody, cancellationToken: context.RequestAborted);
+                return;
+        }
+    }
+
+    private async Task HandshakeAsync(HttpContext context, SourceRuntime source, string token, int bytes, DateTimeOffset now, string? remote)
+    {
+        await store.SetSourceStateAsync(source.Options.Name, AdminOperations.NotionTokenState, token, now, context.RequestAborted);
+        source.RememberNotionToken(token);
+        // Shown on purpose: the operator must paste it into Notion to activate the subscription (see `eventsync sources`).
+        if (source.Options.VerificationToken is null) logger.NotionVerificationToken(source.Options.Name, token);
+        await LogAsync(new DeliveryRecord(now, source.Options.Name, null, 200, DeliveryOutcomes.Handshake, "Notion verification request; token stored for `eventsync sources`", bytes, remote), context.RequestAborted);
+        context.Response.StatusCode = 200;
+        await context.Response.WriteAsJsonAsync(new HandshakeBody(true, "verification token received; run `eventsync sources` to see it"), IngestJson.Default.HandshakeBody, cancellationToken: context.RequestAborted);
+    }
+
+    private async Task RejectAsync(HttpContext context, string source, string? delivery, int status, string code, string message, int bytes, DateTimeOffset now, string? remote)
+    {
+        logger.DeliveryRejected(source, delivery, status, code);
+        await LogAsync(new DeliveryRecord(now, source, Truncate(delivery, 200), status, DeliveryOutcomes.Rejected, $"{code}: {message}", bytes, remote), context.RequestAborted);
+        await WriteErrorAsync(context, status, code, message);
+    }
+
+    private async Task LogAsync(DeliveryRecord record, CancellationToken ct)
+    {
+        try
+        {
+            await writer.WriteAsync(new IngestWrite(record), ct);
+        }
+        catch (StoreUnavailableException)
+        {
+            // The answer matters more than the audit line when the store is down; the failure itself is logged.
+        }
+    }
+
+    private static Task WriteErrorAsync(HttpContext context, int status, string code, string message)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new ErrorBody(code, message), IngestJson.Default.ErrorBody, cancellationToken: context.RequestAborted);
+    }
+
+    private static string? Delivery(HttpContext context)
+    {
+        var h = context.Request.Headers;
+        var id = h["X-GitHub-Delivery"].ToString();
+        if (id.Length == 0) id = h["webhook-id"].ToString();
+        return id.Length == 0 ? null : id;
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, long max, CancellationToken ct)
+    {
+        var capacity = request.ContentLength is { } n and >= 0 ? (int)n : 4096;
+        using var buffer = new MemoryStream(capacity);
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > max) throw new BadHttpRequestException("body too large", 413);
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
+    }
+
+    private static string? Truncate(string? s, int n) => s is null || s.Length <= n ? s : s[..n];
+}
+
+public sealed record AcceptedBody(long? EventId, bool Duplicate, int Jobs, string DeliveryId);
+
+public sealed record ErrorBody(string Error, string Message);
+
+public sealed record HandshakeBody(bool Ok, string Message);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(AcceptedBody))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(ErrorBody))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(HandshakeBody))]
+internal sealed partial class IngestJson : System.Text.Json.Serialization.JsonSerializerContext;
