@@ -75,7 +75,7 @@ public sealed partial class ConfigLoader
             try
             {
                 var stream = new YamlStream();
-                stream.Load(new StringReader(text));
+                stream.Load(new StringReader(ProtectReferences(text)));
                 if (stream.Documents.Count > 0)
                 {
                     if (stream.Documents[0].RootNode is YamlMappingNode map) root = map;
@@ -85,7 +85,7 @@ public sealed partial class ConfigLoader
             }
             catch (YamlException ex)
             {
-                _problems.Add(new ConfigProblem(_file, (int)ex.Start.Line, (int)ex.Start.Column, "", "invalid YAML: " + ex.InnerException?.Message ?? ex.Message, "correct the YAML syntax at this position (indentation, quotes, colons)"));
+                _problems.Add(new ConfigProblem(_file, (int)ex.Start.Line, (int)ex.Start.Column, "", "invalid YAML: " + (ex.InnerException?.Message ?? ex.Message), "correct the YAML syntax at this position (indentation, quotes, colons)"));
                 return null;
             }
         }
@@ -368,9 +368,25 @@ public sealed partial class ConfigLoader
     private void Problem(YamlNode? node, string path, string message, string fix) =>
         _problems.Add(new ConfigProblem(_file, node is null ? 0 : (int)node.Start.Line, node is null ? 0 : (int)node.Start.Column, path, message, fix));
 
+    private readonly List<string> _references = [];
+
+    /// <summary>
+    /// Swaps each ${VAR} for an inert token before parsing: '{' and '}' are YAML flow indicators, so
+    /// "server: { adminToken: ${TOKEN} }" would not parse otherwise. The tokens are resolved per scalar, with its location.
+    /// </summary>
+    private string ProtectReferences(string text) =>
+        EnvReferenceRegex().Replace(text, m =>
+        {
+            _references.Add(m.Value);
+            return $"__eventsync_ref_{_references.Count - 1}__";
+        });
+
+    [GeneratedRegex("__eventsync_ref_([0-9]+)__")]
+    private static partial Regex ReferenceTokenRegex();
+
     /// <summary>Substitutes ${VAR} and ${VAR:-default}; an unset variable without a default is a problem that names it.</summary>
     private string Substitute(YamlScalarNode node, string path) =>
-        EnvReferenceRegex().Replace(node.Value ?? "", match =>
+        EnvReferenceRegex().Replace(ReferenceTokenRegex().Replace(node.Value ?? "", m => _references[int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)]), match =>
         {
             var variable = match.Groups[1].Value;
             if (_environment.TryGetValue(variable, out var v) && v is not null) return v;
@@ -409,7 +425,9 @@ public sealed partial class ConfigLoader
                 loader.Problem(n, Sub(key), $"'{key}' must be a single value", $"write {key}: value");
                 return null;
             }
+            var before = loader._problems.Count;
             var value = loader.Substitute(s, Sub(key));
+            if (loader._problems.Count > before) return null; // the unset variable is the problem to report
             if (value.Length == 0 && required)
             {
                 loader.Problem(n, Sub(key), $"'{key}' is empty", fix ?? $"give {key} a value");
