@@ -42,6 +42,8 @@ public static class CliApp
             await stdout.WriteLineAsync($"eventsync serve: store {config.Store.Describe()}; config {config.Origin}");
             foreach (var s in config.Sources.Values) await stdout.WriteLineAsync($"  source {s.Name} ({AdminOperations.KindName(s.Kind)}): POST /hooks/{s.Name}");
             await app.StartAsync(ct);
+            // Printed after the sockets are bound, so scripts (and tests using port 0) can read the real address.
+            foreach (var address in app.Urls) await stdout.WriteLineAsync($"listening on {address}");
             await app.WaitForShutdownAsync(ct);
             return Ok;
         }));

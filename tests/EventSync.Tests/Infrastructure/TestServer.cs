@@ -1,7 +1,4 @@
-using System.Net.Http.Headers;
-using System.Text;
 using EventSync.Core.Configuration;
-using EventSync.Core.Signatures;
 using EventSync.Core.Storage;
 using EventSync.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -45,22 +42,12 @@ public sealed class TestServer : IAsyncDisposable
         return new TestServer(app, config!, dir, new Uri(address));
     }
 
-    public Task<HttpResponseMessage> PostAsync(string source, byte[] body, string contentType = "application/json", IEnumerable<(string, string)>? headers = null)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/hooks/{source}") { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
-        foreach (var (name, value) in headers ?? []) request.Headers.TryAddWithoutValidation(name, value);
-        return Http.SendAsync(request);
-    }
+    public Task<HttpResponseMessage> PostAsync(string source, byte[] body, string contentType = "application/json", IEnumerable<(string, string)>? headers = null) =>
+        Http.SendAsync(SignedRequests.Raw(source, body, contentType, headers));
 
     /// <summary>A correctly signed Standard Webhooks delivery.</summary>
-    public Task<HttpResponseMessage> PostStandardAsync(string source, string id, string json, DateTimeOffset? at = null, string secret = OrdersSecret)
-    {
-        var body = Encoding.UTF8.GetBytes(json);
-        var ts = (at ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds();
-        var sig = StandardWebhookSignature.Sign(ConfigLoader.StandardWebhookSecret(secret)!, id, ts, body);
-        return PostAsync(source, body, headers: [("webhook-id", id), ("webhook-timestamp", ts.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("webhook-signature", sig)]);
-    }
+    public Task<HttpResponseMessage> PostStandardAsync(string source, string id, string json, DateTimeOffset? at = null, string secret = OrdersSecret) =>
+        Http.SendAsync(SignedRequests.Standard(source, id, json, at, secret));
 
     public async ValueTask DisposeAsync()
     {
