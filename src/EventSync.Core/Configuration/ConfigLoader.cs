@@ -45,7 +45,8 @@ public sealed partial class ConfigLoader
         }
         else if (path is not null)
         {
-            loader.Problem(null, "", $"configuration file '{path}' does not exist", "create it (see docs/configuration.md) or pass the right --config path");
+            loader._file = path;
+            loader.Problem(null, "", "the configuration file does not exist", "create it (see docs/configuration.md) or pass the right --config path");
             return (null, loader._problems);
         }
         var config = loader.Parse(text);
@@ -179,7 +180,7 @@ public sealed partial class ConfigLoader
         var defaults = new ServerOptions();
         var urls = m.StringOrList("urls") ?? defaults.Urls;
         foreach (var url in urls)
-            if (!Uri.TryCreate(url.Replace("://*", "://wildcard", StringComparison.Ordinal), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+            if (!Uri.TryCreate(url.Replace("://*", "://wildcard", StringComparison.Ordinal).Replace("://+", "://wildcard", StringComparison.Ordinal), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
                 Problem(m.NodeOf("urls"), m.Path + ".urls", $"'{url}' is not an http(s) URL", "write it like http://127.0.0.1:5080");
         var token = m.String("adminToken");
         if (token is { Length: > 0 and < 16 })
@@ -274,7 +275,7 @@ public sealed partial class ConfigLoader
         Uri? url = null;
         if (urlText is not null && (!Uri.TryCreate(urlText, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https")))
             Problem(m.NodeOf("url"), m.Path + ".url", $"'{urlText}' is not an absolute http(s) URL", "write it like https://example.com/hooks/in");
-        var secret = m.String("secret");
+        var secret = m.String("secret", required: kind == SinkKind.Webhook, fix: "every webhook sink signs its requests (Standard Webhooks): add secret: whsec_... (generate one: echo whsec_$(openssl rand -base64 32))");
         if (secret is not null && StandardWebhookSecret(secret) is null)
             Problem(m.NodeOf("secret"), m.Path + ".secret", "the signing secret is not a whsec_ base64 key of 24 to 64 bytes", "generate one: echo whsec_$(openssl rand -base64 32)");
         var concurrency = m.Int("concurrency", defaults.Concurrency, 1, 1024);
@@ -355,6 +356,12 @@ public sealed partial class ConfigLoader
             Deliveries = m.Duration("deliveries", d.Deliveries),
             PruneInterval = m.Duration("pruneInterval", d.PruneInterval),
         };
+        // Event retention is also the window in which a redelivered id is recognised as a duplicate.
+        foreach (var (key, value) in new[] { ("events", result.Events), ("runs", result.Runs), ("deliveries", result.Deliveries) })
+            if (value < TimeSpan.FromHours(1))
+                Problem(m.NodeOf(key), m.Path + "." + key, $"keeping {key} for less than 1h would forget them (and, for events, their duplicate detection) too soon", $"write e.g. {key}: 7d");
+        if (result.PruneInterval < TimeSpan.FromSeconds(1))
+            Problem(m.NodeOf("pruneInterval"), m.Path + ".pruneInterval", "the prune interval must be at least 1s", "write e.g. pruneInterval: 10m");
         m.ReportUnknownKeys();
         return result;
     }
@@ -381,6 +388,9 @@ public sealed partial class ConfigLoader
             return $"__eventsync_ref_{_references.Count - 1}__";
         });
 
+    [GeneratedRegex("^([0-9]{1,12})\\s*(B|KB|KiB|MB|MiB)?$", RegexOptions.IgnoreCase)]
+    private static partial Regex ByteSizeRegex();
+
     [GeneratedRegex("__eventsync_ref_([0-9]+)__")]
     private static partial Regex ReferenceTokenRegex();
 
@@ -398,7 +408,8 @@ public sealed partial class ConfigLoader
     /// <summary>Reads one mapping, remembering which keys were read so the rest can be reported as unknown.</summary>
     private sealed class MapReader(ConfigLoader loader, YamlMappingNode node, string path)
     {
-        private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+        // Keys match case-insensitively, as in .NET configuration, so EVENTSYNC_SERVER__ADMINTOKEN reaches adminToken.
+        private readonly HashSet<string> _read = new(StringComparer.OrdinalIgnoreCase);
         public YamlMappingNode Node { get; } = node;
         public string Path { get; } = path;
 
@@ -407,7 +418,9 @@ public sealed partial class ConfigLoader
         public YamlNode? NodeOf(string key)
         {
             _read.Add(key);
-            return Node.Children.TryGetValue(new YamlScalarNode(key), out var n) ? n : null;
+            foreach (var (k, v) in Node.Children)
+                if (k is YamlScalarNode { Value: { } name } && string.Equals(name, key, StringComparison.OrdinalIgnoreCase)) return v;
+            return null;
         }
 
         public bool Has(string key) => NodeOf(key) is not null;
@@ -497,11 +510,12 @@ public sealed partial class ConfigLoader
         {
             var text = String(key);
             if (text is null) return fallback;
-            var t = text.Trim().ToUpperInvariant();
-            long unit = t.EndsWith("MIB", StringComparison.Ordinal) || t.EndsWith("MB", StringComparison.Ordinal) ? 1024 * 1024
-                : t.EndsWith("KIB", StringComparison.Ordinal) || t.EndsWith("KB", StringComparison.Ordinal) ? 1024 : 1;
-            var digits = new string(t.TakeWhile(char.IsAsciiDigit).ToArray());
-            if (long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n * unit >= min && n * unit <= max) return n * unit;
+            var match = ByteSizeRegex().Match(text.Trim());
+            if (match.Success && long.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n <= max)
+            {
+                long unit = match.Groups[2].Value.ToUpperInvariant() switch { "KB" or "KIB" => 1024, "MB" or "MIB" => 1024 * 1024, _ => 1 };
+                if (n * unit >= min && n * unit <= max) return n * unit;
+            }
             loader.Problem(NodeOf(key), Sub(key), $"'{text}' is not a size from {min} bytes to {max / 1024 / 1024} MiB", $"write {key}: 5MiB");
             return fallback;
         }

@@ -132,6 +132,7 @@ public sealed record RunDetail(RunRecord Run, JobInfo? Job, IReadOnlyList<Stored
 
 public sealed record EventQuery(string? Source = null, string? EventType = null, string? EntityKey = null, DateTimeOffset? Since = null, long? BeforeId = null, int Limit = 50);
 
+/// <summary>Run filters. <c>JobId</c> selects the whole logical job: every row its retries, throttles and replays continued as.</summary>
 public sealed record RunQuery(string? Flow = null, string? Outcome = null, DateTimeOffset? Since = null, long? JobId = null, long? BeforeId = null, int Limit = 50);
 
 public sealed record DeliveryQuery(string? Source = null, string? Outcome = null, DateTimeOffset? Since = null, int Limit = 50);

@@ -18,12 +18,15 @@ public sealed class SourceRuntime : IDisposable
         Limiter = options.RateLimit.PerSecond <= 0 ? null : new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = Math.Max(options.RateLimit.Burst, 1),
-            TokensPerPeriod = Math.Max(options.RateLimit.PerSecond / 10, 1),
-            ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+            // About ten refills a second, with the period derived from the whole-token step so any rate is exact.
+            TokensPerPeriod = RefillStep(options.RateLimit.PerSecond),
+            ReplenishmentPeriod = TimeSpan.FromSeconds((double)RefillStep(options.RateLimit.PerSecond) / options.RateLimit.PerSecond),
             QueueLimit = 0,
             AutoReplenishment = true,
         });
     }
+
+    private static int RefillStep(int perSecond) => Math.Max((int)Math.Round(perSecond / 10.0), 1);
 
     public SourceOptions Options { get; }
     public SourceVerifier Verifier { get; }

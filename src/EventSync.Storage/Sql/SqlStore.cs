@@ -381,10 +381,17 @@ public abstract class SqlStore : IEventStore
     public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunQuery query, CancellationToken cancellationToken)
     {
         await using var connection = await OpenReadAsync(cancellationToken);
+        // A job filter means the whole logical job: each retry, throttle or replay continues it as a new row (merged_into).
         await using var command = Command(connection, null, $"""
+            WITH RECURSIVE forward(id, next) AS (
+                SELECT id, merged_into FROM jobs WHERE id = CAST(@job AS bigint)
+                UNION SELECT j.id, j.merged_into FROM jobs j JOIN forward f ON j.id = f.next),
+            chain(id) AS (
+                SELECT id FROM forward WHERE next IS NULL
+                UNION SELECT j.id FROM jobs j JOIN chain c ON j.merged_into = c.id)
             SELECT {RunColumns} FROM runs
             WHERE (@flow IS NULL OR flow = @flow) AND (@outcome IS NULL OR outcome = @outcome) AND (@since IS NULL OR started_at >= @since)
-              AND (@job IS NULL OR job_id = @job) AND (@before IS NULL OR id < @before)
+              AND (@job IS NULL OR job_id = @job OR job_id IN (SELECT id FROM chain)) AND (@before IS NULL OR id < @before)
             ORDER BY id DESC LIMIT @limit
             """);
         Set(command, ("flow", query.Flow), ("outcome", query.Outcome), ("since", L(query.Since?.ToUnixTimeMilliseconds())), ("job", L(query.JobId)), ("before", L(query.BeforeId)), ("limit", query.Limit));

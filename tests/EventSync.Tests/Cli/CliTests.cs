@@ -131,7 +131,7 @@ public sealed class CliTests : IDisposable
             sources:
               orders: { kind: standard-webhooks, secret: {{TestServer.OrdersSecret}} }
             sinks:
-              relay: { kind: webhook, url: "{{receiver.Url}}" }
+              relay: { kind: webhook, url: "{{receiver.Url}}", secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD" }
             flows:
               - { name: relay-orders, from: orders, key: $.id, to: relay }
             workers: { pollInterval: 100ms }

@@ -110,6 +110,42 @@ public sealed class ConfigTests
     }
 
     [Fact]
+    public void Environment_overrides_reach_camel_case_keys_that_the_file_does_not_set()
+    {
+        var env = new Dictionary<string, string?>(Env)
+        {
+            ["EVENTSYNC_SERVER__ADMINTOKEN"] = "0123456789abcdef0123",
+            ["EVENTSYNC_WORKERS__POLLINTERVAL"] = "250ms",
+            ["EVENTSYNC_FLOWS__0__MAXWAIT"] = "2m",
+        };
+        var (config, problems) = ConfigLoader.TryParse(Valid, env);
+        Assert.Empty(problems);
+        Assert.Equal("0123456789abcdef0123", config!.Server.AdminToken);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), config.Workers.PollInterval);
+        Assert.Equal(TimeSpan.FromMinutes(2), config.Flows[0].MaxWait);
+    }
+
+    [Theory]
+    [InlineData("sources: { s: { kind: github, secret: x, maxBodySize: 2000x } }", "sources.s.maxBodySize")]
+    [InlineData("sources: { s: { kind: github, secret: x, maxBodySize: 12 MB of stuff } }", "sources.s.maxBodySize")]
+    [InlineData("retention: { events: 0s }", "retention.events")]
+    [InlineData("retention: { pruneInterval: 0s }", "retention.pruneInterval")]
+    [InlineData("sinks: { out: { kind: webhook, url: http://127.0.0.1:9/in } }", "sinks.out.secret")]
+    public void Values_that_would_misbehave_at_run_time_are_refused(string yaml, string path)
+    {
+        var (config, problems) = ConfigLoader.TryParse(yaml, new Dictionary<string, string?>());
+        Assert.Null(config);
+        Assert.Contains(problems, p => p.Path == path);
+    }
+
+    [Fact]
+    public void A_missing_file_is_reported_under_its_own_name()
+    {
+        var (_, problems) = ConfigLoader.TryLoad("/nonexistent/eventsync.yaml", new Dictionary<string, string?>());
+        Assert.StartsWith("/nonexistent/eventsync.yaml", Assert.Single(problems).ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_public_address_without_an_admin_token_is_refused()
     {
         var (_, problems) = ConfigLoader.TryParse("server: { urls: http://0.0.0.0:5080 }", new Dictionary<string, string?>());

@@ -86,7 +86,7 @@ public sealed class AdminAndDeliveryTests
             sources:
               orders: { kind: standard-webhooks, secret: {{TestServer.OrdersSecret}} }
             sinks:
-              relay: { kind: webhook, url: "{{receiver.Url}}" }
+              relay: { kind: webhook, url: "{{receiver.Url}}", secret: "{{SinkSecret}}" }
             flows:
               - { name: relay-orders, from: orders, key: $.id, to: relay, retry: { schedule: [1h] } }
             workers: { pollInterval: 100ms }

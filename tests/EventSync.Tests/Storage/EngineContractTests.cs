@@ -116,6 +116,9 @@ public abstract class EngineContractTests
         Assert.Equal(1, dead.EventCount);
         var runs = await h.RunsAsync();
         Assert.Equal([RunOutcomes.Failed, RunOutcomes.Failed, RunOutcomes.Failed, RunOutcomes.Parked], runs.Select(r => r.Outcome));
+        // Each retry continues the job as a new row; asking for the dead letter's runs, or the first row's, finds them all.
+        foreach (var jobId in new[] { dead.Id, runs[0].JobId })
+            Assert.Equal([1, 2, 3, 4], (await h.Store.ListRunsAsync(new RunQuery(JobId: jobId), CancellationToken.None)).Select(r => r.Attempt).Order());
         h.Advance(TimeSpan.FromHours(1));
         Assert.Equal(0, await h.RunDueAsync());
     }
