@@ -259,6 +259,7 @@ public static class CliApp
             return Ok;
         }, ct));
         root.Subcommands.Add(status);
+        VectorCommands.Add(root, configOption, jsonOption, stdout, stderr);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -282,7 +283,7 @@ public static class CliApp
     private static Task<int> WithOps(ParseResult pr, Option<string?> configOption, TextWriter stderr, Func<AdminOperations, Task<int>> action, CancellationToken ct) =>
         WithStore(pr, configOption, stderr, (store, config, _) => action(new AdminOperations(store, config, TimeProvider.System)), migrate: true, ct);
 
-    private static Task<int> WithStore(ParseResult pr, Option<string?> configOption, TextWriter stderr, Func<IEventStore, EventSyncConfig, CancellationToken, Task<int>> action, bool migrate, CancellationToken ct) =>
+    internal static Task<int> WithStore(ParseResult pr, Option<string?> configOption, TextWriter stderr, Func<IEventStore, EventSyncConfig, CancellationToken, Task<int>> action, bool migrate, CancellationToken ct) =>
         Guard(stderr, async () =>
         {
             var config = LoadConfig(pr.GetValue(configOption), stderr);
@@ -293,7 +294,7 @@ public static class CliApp
         });
 
     /// <summary>Turns expected failures into a one-line message and exit code 1, never a stack trace.</summary>
-    private static async Task<int> Guard(TextWriter stderr, Func<Task<int>> action)
+    internal static async Task<int> Guard(TextWriter stderr, Func<Task<int>> action)
     {
         try
         {

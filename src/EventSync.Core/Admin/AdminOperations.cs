@@ -30,7 +30,7 @@ public sealed class AdminOperations(IEventStore store, EventSyncConfig config, T
                 _ => "ready",
             };
             // The captured token is shown only until it is configured: it is the operator's to copy, once.
-            list.Add(new SourceView(s.Name, KindName(s.Kind), $"/hooks/{s.Name}", status, s.Kind == SourceKind.Notion && s.VerificationToken is null ? captured : null,
+            list.Add(new SourceView(s.Name, KindName(s.Kind), s.Capture is { } capture ? $"outbox trigger on {capture.Table}" : $"/hooks/{s.Name}", status, s.Kind == SourceKind.Notion && s.VerificationToken is null ? captured : null,
                 s.MaxBodyBytes, s.RateLimit.PerSecond, config.Flows.Where(f => f.From == s.Name).Select(f => f.Name).ToList()));
         }
         return list;
@@ -41,6 +41,7 @@ public sealed class AdminOperations(IEventStore store, EventSyncConfig config, T
         SourceKind.GitHub => "github",
         SourceKind.Notion => "notion",
         SourceKind.Supabase => "supabase",
+        SourceKind.Postgres => "postgres",
         _ => "standard-webhooks",
     };
 

@@ -216,18 +216,20 @@ public sealed partial class ConfigLoader
 
     private SourceOptions? BindSource(MapReader m, string name)
     {
-        var kindText = m.String("kind", required: true, fix: "use one of: github, notion, supabase, standard-webhooks");
+        const string sourceKinds = "use one of: github, notion, supabase, standard-webhooks, postgres";
+        var kindText = m.String("kind", required: true, fix: sourceKinds);
         SourceKind? kind = kindText switch
         {
             "github" => SourceKind.GitHub,
             "notion" => SourceKind.Notion,
             "supabase" => SourceKind.Supabase,
             "standard-webhooks" => SourceKind.StandardWebhooks,
+            "postgres" => SourceKind.Postgres,
             null => null,
             _ => null,
         };
         if (kindText is not null && kind is null)
-            Problem(m.NodeOf("kind"), m.Path + ".kind", $"unknown source kind '{kindText}'", "use one of: github, notion, supabase, standard-webhooks");
+            Problem(m.NodeOf("kind"), m.Path + ".kind", $"unknown source kind '{kindText}'", sourceKinds);
         var defaults = new SourceOptions { Name = name, Kind = SourceKind.GitHub };
         var secret = m.String("secret", required: kind is SourceKind.GitHub or SourceKind.StandardWebhooks,
             fix: "set the secret you configured at the sender, e.g. secret: ${GITHUB_WEBHOOK_SECRET}");
@@ -247,12 +249,44 @@ public sealed partial class ConfigLoader
             Problem(m.NodeOf("secret"), m.Path + ".secret", "the secret is not a whsec_ base64 key of 24 to 64 bytes", "copy the secret exactly as the sender shows it (whsec_...)");
         if (kind == SourceKind.Notion && verificationToken is not null && !verificationToken.StartsWith("secret_", StringComparison.Ordinal))
             Problem(m.NodeOf("verificationToken"), m.Path + ".verificationToken", "a Notion verification token starts with 'secret_'", "paste the token shown by `eventsync sources` after Notion's handshake");
+        var capture = kind == SourceKind.Postgres ? BindCapture(m) : Ignore<PostgresCaptureOptions>(m, null, "connection", "table", "outboxSchema", "pollInterval");
         if (kind is null) return null;
         return new SourceOptions
         {
             Name = name, Kind = kind.Value, Secret = secret, VerificationToken = verificationToken, SharedSecret = sharedSecret,
-            SecretHeader = header, MaxBodyBytes = maxBody, TimestampTolerance = tolerance, RateLimit = rateLimit,
+            SecretHeader = header, MaxBodyBytes = maxBody, TimestampTolerance = tolerance, RateLimit = rateLimit, Capture = capture,
         };
+    }
+
+    private PostgresCaptureOptions? BindCapture(MapReader m)
+    {
+        var defaults = new PostgresCaptureOptions { Connection = "", Table = "" };
+        var connection = m.String("connection", required: true, fix: "set connection: ${APP_DATABASE_URL} (a postgres:// URL or Host=...;Database=...;Username=...)");
+        var table = SqlName(m, "table", required: true, qualified: true);
+        var schema = SqlName(m, "outboxSchema", required: false, qualified: false) ?? defaults.OutboxSchema;
+        var poll = m.Duration("pollInterval", defaults.PollInterval);
+        if (poll < TimeSpan.FromSeconds(1))
+            Problem(m.NodeOf("pollInterval"), m.Path + ".pollInterval", "the safety poll must be at least 1s (notifications do the real work)", "write e.g. pollInterval: 1m");
+        if (connection is null || table is null) return null;
+        return new PostgresCaptureOptions { Connection = connection, Table = table.Contains('.', StringComparison.Ordinal) ? table : "public." + table, OutboxSchema = schema, PollInterval = poll };
+    }
+
+    /// <summary>Keys of another kind are accepted and ignored (documented), not reported as unknown.</summary>
+    private static T? Ignore<T>(MapReader m, T? value, params string[] keys) where T : class
+    {
+        foreach (var key in keys) m.NodeOf(key);
+        return value;
+    }
+
+    /// <summary>A table or column name: plain identifiers only, so it can be quoted into SQL safely.</summary>
+    private string? SqlName(MapReader m, string key, bool required, bool qualified)
+    {
+        var value = m.String(key, required: required, fix: $"set {key}: {(qualified ? "public.projects" : "tenant_id")}");
+        if (value is null) return null;
+        var regex = qualified ? QualifiedNameRegex() : IdentifierRegex();
+        if (regex.IsMatch(value)) return value;
+        Problem(m.NodeOf(key), m.Path + "." + key, $"'{value}' is not a plain SQL name", qualified ? "write schema.table with letters, digits and _ (e.g. public.projects)" : "use letters, digits and _ only, starting with a letter or _");
+        return null;
     }
 
     /// <summary>Decodes a Standard Webhooks secret (with or without whsec_); null when it is not a valid key.</summary>
@@ -266,10 +300,11 @@ public sealed partial class ConfigLoader
 
     private SinkOptions? BindSink(MapReader m, string name)
     {
-        var kindText = m.String("kind", required: true, fix: "use one of: webhook, log, noop");
-        SinkKind? kind = kindText switch { "webhook" => SinkKind.Webhook, "log" => SinkKind.Log, "noop" => SinkKind.Noop, _ => null };
+        const string sinkKinds = "use one of: webhook, log, noop, vectors";
+        var kindText = m.String("kind", required: true, fix: sinkKinds);
+        SinkKind? kind = kindText switch { "webhook" => SinkKind.Webhook, "log" => SinkKind.Log, "noop" => SinkKind.Noop, "vectors" => SinkKind.Vectors, _ => null };
         if (kindText is not null && kind is null)
-            Problem(m.NodeOf("kind"), m.Path + ".kind", $"unknown sink kind '{kindText}'", "use one of: webhook, log, noop");
+            Problem(m.NodeOf("kind"), m.Path + ".kind", $"unknown sink kind '{kindText}'", sinkKinds);
         var defaults = new SinkOptions { Name = name, Kind = SinkKind.Log };
         var urlText = m.String("url", required: kind == SinkKind.Webhook, fix: "set url: http://host:port/path");
         Uri? url = null;
@@ -282,8 +317,58 @@ public sealed partial class ConfigLoader
         var timeout = m.Duration("timeout", defaults.Timeout);
         if (timeout <= TimeSpan.Zero)
             Problem(m.NodeOf("timeout"), m.Path + ".timeout", "the timeout must be positive", "write e.g. timeout: 30s");
+        var vectors = kind == SinkKind.Vectors ? BindVectors(m) : Ignore<VectorSinkOptions>(m, null, "database", "table", "key", "tenantColumn", "template", "chunk", "embedder");
         if (kind is null) return null;
-        return new SinkOptions { Name = name, Kind = kind.Value, Url = url, Secret = secret, Concurrency = concurrency, Timeout = timeout };
+        return new SinkOptions { Name = name, Kind = kind.Value, Url = url, Secret = secret, Concurrency = concurrency, Timeout = timeout, Vectors = vectors };
+    }
+
+    private VectorSinkOptions? BindVectors(MapReader m)
+    {
+        var database = m.String("database", required: true, fix: "set database: ${APP_DATABASE_URL}, the database whose rows are embedded");
+        var table = SqlName(m, "table", required: true, qualified: true);
+        var keyColumn = SqlName(m, "key", required: false, qualified: false) ?? "id";
+        var tenantColumn = SqlName(m, "tenantColumn", required: false, qualified: false);
+        var template = m.String("template", required: true, fix: "write template: \"{{name}}\\n{{description}}\" naming the columns to embed");
+        if (template is not null && !Vectors.TextTemplate.TryParse(template, out _, out var templateError))
+            Problem(m.NodeOf("template"), m.Path + ".template", templateError, "write placeholders as {{column}} or {{jsonb_column.key}}");
+        var chunk = m.Map("chunk");
+        var size = chunk?.Int("size", 1000, 100, 100_000) ?? 1000;
+        var overlap = chunk?.Int("overlap", 100, 0, 50_000) ?? 100;
+        if (overlap * 2 >= size)
+            Problem(chunk?.NodeOf("overlap"), m.Path + ".chunk.overlap", $"the overlap ({overlap}) must be under half the chunk size ({size})", "write e.g. chunk: { size: 1000, overlap: 100 }");
+        chunk?.ReportUnknownKeys();
+        var embedder = BindEmbedder(m.Map("embedder"), m.Path + ".embedder");
+        if (database is null || table is null || template is null) return null;
+        return new VectorSinkOptions
+        {
+            Database = database, Table = table.Contains('.', StringComparison.Ordinal) ? table : "public." + table, KeyColumn = keyColumn, TenantColumn = tenantColumn,
+            Template = template, ChunkSize = size, ChunkOverlap = overlap, Embedder = embedder,
+        };
+    }
+
+    private EmbedderOptions BindEmbedder(MapReader? m, string path)
+    {
+        var d = new EmbedderOptions();
+        if (m is null) return d;
+        var kindText = m.String("kind") ?? "local";
+        EmbedderKind? kind = kindText switch { "local" => EmbedderKind.Local, "openai" => EmbedderKind.OpenAi, _ => null };
+        if (kind is null) Problem(m.NodeOf("kind"), path + ".kind", $"unknown embedder kind '{kindText}'", "use local (built in, lexical) or openai (any OpenAI-compatible /v1/embeddings server)");
+        var model = m.String("model", required: kind == EmbedderKind.OpenAi, fix: "set model: text-embedding-3-small (or the model your server serves)");
+        var dimensions = m.Int("dimensions", d.Dimensions, 16, 8192);
+        var baseText = m.String("baseUrl", required: kind == EmbedderKind.OpenAi, fix: "set baseUrl: https://api.openai.com/v1 (Ollama: http://127.0.0.1:11434/v1)");
+        Uri? baseUrl = null;
+        if (baseText is not null && (!Uri.TryCreate(baseText, UriKind.Absolute, out baseUrl) || baseUrl.Scheme is not ("http" or "https")))
+            Problem(m.NodeOf("baseUrl"), path + ".baseUrl", $"'{baseText}' is not an absolute http(s) URL", "write it like https://api.openai.com/v1");
+        var apiKeyEnv = m.String("apiKeyEnv");
+        if (apiKeyEnv is not null && !EnvironmentNameRegex().IsMatch(apiKeyEnv))
+            Problem(m.NodeOf("apiKeyEnv"), path + ".apiKeyEnv", $"'{apiKeyEnv}' is not an environment variable name", "name the variable, e.g. apiKeyEnv: OPENAI_API_KEY (never the key itself)");
+        var batch = m.Int("batchSize", d.BatchSize, 1, 2048);
+        var sendDimensions = m.Bool("sendDimensions", d.SendDimensions);
+        m.ReportUnknownKeys();
+        return new EmbedderOptions
+        {
+            Kind = kind ?? EmbedderKind.Local, Model = model, Dimensions = dimensions, BaseUrl = baseUrl, ApiKeyEnv = apiKeyEnv, BatchSize = batch, SendDimensions = sendDimensions,
+        };
     }
 
     private FlowOptions? BindFlow(MapReader m, string path, IReadOnlyDictionary<string, SourceOptions> sources, IReadOnlyDictionary<string, SinkOptions> sinks)
@@ -303,7 +388,10 @@ public sealed partial class ConfigLoader
         var key = m.String("key") ?? "$.id";
         if (!JsonPath.TryParse(key, out _))
             Problem(m.NodeOf("key"), path + ".key", $"'{key}' is not a supported JSON path", "write a path like $.id, $.record.id or $.items[0].id");
-        var settle = m.Duration("settle", TimeSpan.Zero);
+        // Supabase database webhooks can arrive before the row is visible to other sessions; the system we replace
+        // waited 20 s after an INSERT, so that path keeps it as its default (outbox capture needs none).
+        var settleDefault = from is not null && sources.TryGetValue(from, out var source) && source.Kind == SourceKind.Supabase ? TimeSpan.FromSeconds(20) : TimeSpan.Zero;
+        var settle = m.Duration("settle", settleDefault);
         var maxWait = m.Duration("maxWait", settle > TimeSpan.FromMinutes(5) ? settle : TimeSpan.FromMinutes(5));
         if (maxWait < settle)
             Problem(m.NodeOf("maxWait"), path + ".maxWait", $"maxWait ({Durations.Format(maxWait)}) is shorter than settle ({Durations.Format(settle)})", "make maxWait at least as long as settle");
@@ -390,6 +478,15 @@ public sealed partial class ConfigLoader
 
     [GeneratedRegex("^([0-9]{1,12})\\s*(B|KB|KiB|MB|MiB)?$", RegexOptions.IgnoreCase)]
     private static partial Regex ByteSizeRegex();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    private static partial Regex IdentifierRegex();
+
+    [GeneratedRegex("^([A-Za-z_][A-Za-z0-9_]{0,62}\\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    private static partial Regex QualifiedNameRegex();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex EnvironmentNameRegex();
 
     [GeneratedRegex("__eventsync_ref_([0-9]+)__")]
     private static partial Regex ReferenceTokenRegex();
@@ -485,6 +582,15 @@ public sealed partial class ConfigLoader
             if (text is null) return fallback;
             if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max) return v;
             loader.Problem(NodeOf(key), Sub(key), $"'{text}' is not a whole number from {min} to {max}", $"write {key}: {fallback}");
+            return fallback;
+        }
+
+        public bool Bool(string key, bool fallback)
+        {
+            var text = String(key);
+            if (text is null) return fallback;
+            if (bool.TryParse(text, out var v)) return v;
+            loader.Problem(NodeOf(key), Sub(key), $"'{text}' is not true or false", $"write {key}: {(fallback ? "true" : "false")}");
             return fallback;
         }
 

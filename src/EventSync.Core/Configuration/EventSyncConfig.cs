@@ -58,7 +58,7 @@ public sealed class ServerOptions
     public int IngestBatchSize { get; init; } = 512;
 }
 
-public enum SourceKind { GitHub, Notion, Supabase, StandardWebhooks }
+public enum SourceKind { GitHub, Notion, Supabase, StandardWebhooks, Postgres }
 
 public sealed class SourceOptions
 {
@@ -78,6 +78,20 @@ public sealed class SourceOptions
     public RateLimitOptions RateLimit { get; init; } = new();
     /// <summary>standard-webhooks: how far webhook-timestamp may be from now.</summary>
     public TimeSpan TimestampTolerance { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>postgres: the database whose outbox this source drains.</summary>
+    public PostgresCaptureOptions? Capture { get; init; }
+}
+
+/// <summary>A table captured through the transactional outbox that `eventsync pg install` puts in the user's database.</summary>
+public sealed class PostgresCaptureOptions
+{
+    public required string Connection { get; init; }
+    /// <summary>Schema-qualified table, e.g. public.projects.</summary>
+    public required string Table { get; init; }
+    /// <summary>Schema holding the outbox table and trigger function.</summary>
+    public string OutboxSchema { get; init; } = "eventsync";
+    /// <summary>Safety net only: NOTIFY wakes the drain at once; this catches a notification lost with a dropped connection.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMinutes(1);
 }
 
 public sealed class RateLimitOptions
@@ -88,7 +102,7 @@ public sealed class RateLimitOptions
     public int Burst { get; init; } = 4000;
 }
 
-public enum SinkKind { Webhook, Log, Noop }
+public enum SinkKind { Webhook, Log, Noop, Vectors }
 
 public sealed class SinkOptions
 {
@@ -99,6 +113,38 @@ public sealed class SinkOptions
     /// <summary>Most jobs running against this sink at once.</summary>
     public int Concurrency { get; init; } = 8;
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>vectors: what to embed and where to read it.</summary>
+    public VectorSinkOptions? Vectors { get; init; }
+}
+
+/// <summary>Keeps a tenant-partitioned embedding index of a PostgreSQL table fresh; rows are re-read by key at run time.</summary>
+public sealed class VectorSinkOptions
+{
+    /// <summary>Connection to the database holding <see cref="Table"/> (Npgsql keywords or a postgres:// URL).</summary>
+    public required string Database { get; init; }
+    public required string Table { get; init; }
+    public string KeyColumn { get; init; } = "id";
+    /// <summary>Column holding the tenant; without one every row belongs to tenant "default".</summary>
+    public string? TenantColumn { get; init; }
+    public required string Template { get; init; }
+    public int ChunkSize { get; init; } = 1000;
+    public int ChunkOverlap { get; init; } = 100;
+    public EmbedderOptions Embedder { get; init; } = new();
+}
+
+public enum EmbedderKind { Local, OpenAi }
+
+public sealed class EmbedderOptions
+{
+    public EmbedderKind Kind { get; init; } = EmbedderKind.Local;
+    public string? Model { get; init; }
+    public int Dimensions { get; init; } = 384;
+    /// <summary>openai: e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1 (Ollama).</summary>
+    public Uri? BaseUrl { get; init; }
+    /// <summary>openai: the environment variable holding the API key (the key itself never sits in the file).</summary>
+    public string? ApiKeyEnv { get; init; }
+    public int BatchSize { get; init; } = 64;
+    public bool SendDimensions { get; init; } = true;
 }
 
 public sealed class FlowOptions

@@ -2,14 +2,17 @@ using System.Text.Json;
 
 namespace EventSync.Core.Configuration;
 
-/// <summary>The subset of JSON path used for entity keys: $.a.b, $.items[0].id, $['odd key'].</summary>
+/// <summary>
+/// The subset of JSON path used for entity keys: $.a.b, $.items[0].id, $['odd key'], and alternatives
+/// "$.record.id | $.old_record.id" (the first present wins; a Supabase DELETE has only old_record).
+/// </summary>
 public sealed class JsonPath
 {
-    private readonly object[] _steps; // string (property) or int (index)
+    private readonly object[][] _alternatives; // each: string (property) or int (index) steps
 
-    private JsonPath(object[] steps, string text)
+    private JsonPath(object[][] alternatives, string text)
     {
-        _steps = steps;
+        _alternatives = alternatives;
         Text = text;
     }
 
@@ -18,6 +21,19 @@ public sealed class JsonPath
     public static bool TryParse(string text, out JsonPath? path)
     {
         path = null;
+        var alternatives = new List<object[]>();
+        foreach (var part in text.Split('|', StringSplitOptions.TrimEntries))
+        {
+            if (!TryParseSteps(part, out var steps)) return false;
+            alternatives.Add(steps);
+        }
+        path = new JsonPath([.. alternatives], text);
+        return true;
+    }
+
+    private static bool TryParseSteps(string text, out object[] result)
+    {
+        result = [];
         if (!text.StartsWith('$')) return false;
         var steps = new List<object>();
         var i = 1;
@@ -42,7 +58,7 @@ public sealed class JsonPath
             }
             else return false;
         }
-        path = new JsonPath([.. steps], text);
+        result = [.. steps];
         return true;
     }
 
@@ -51,8 +67,15 @@ public sealed class JsonPath
     /// <summary>The value at the path as a key string (strings unquoted, other values as raw JSON), or null if absent.</summary>
     public string? Evaluate(JsonElement root)
     {
+        foreach (var steps in _alternatives)
+            if (Evaluate(root, steps) is { } value) return value;
+        return null;
+    }
+
+    private static string? Evaluate(JsonElement root, object[] steps)
+    {
         var current = root;
-        foreach (var step in _steps)
+        foreach (var step in steps)
         {
             if (step is string name)
             {

@@ -23,6 +23,7 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
         SourceKind.Notion => VerifyNotion(request),
         SourceKind.StandardWebhooks => VerifyStandardWebhooks(request),
         SourceKind.Supabase => VerifySupabase(request),
+        SourceKind.Postgres => new IngestDecision.Reject(404, "not_a_webhook_source", $"source '{Options.Name}' captures a PostgreSQL outbox and receives no webhooks; use a supabase source for database webhooks"),
         _ => new IngestDecision.Reject(500, "unsupported_source", "this source kind is not supported"),
     };
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using EventSync.Connectors.Vectors;
 using EventSync.Core.Admin;
 using EventSync.Core.Configuration;
 using EventSync.Core.Storage;
@@ -49,6 +50,26 @@ public static class AdminApi
             var result = await ops.TriggerAsync(flow, entity, "api:" + http.Connection.RemoteIpAddress, ct);
             return Results.Json(result, AdminOperations.Json, statusCode: 202);
         });
+        MapVectors(api);
+    }
+
+    /// <summary>Vector search and status; every search names its tenant (no cross-tenant query exists).</summary>
+    public static void MapVectors(RouteGroupBuilder api)
+    {
+        api.MapGet("/search", async (VectorService vectors, string? q, string? tenant, string? flow, int? top, CancellationToken ct) =>
+        {
+            if (string.IsNullOrWhiteSpace(tenant)) return Results.Json(new ErrorBody("tenant_required", "add ?tenant=<id>: every search is scoped to one tenant"), statusCode: 400);
+            if (string.IsNullOrWhiteSpace(q)) return Results.Json(new ErrorBody("query_required", "add ?q=<text to search for>"), statusCode: 400);
+            try
+            {
+                return Results.Json(await vectors.SearchAsync(flow, tenant, q, Math.Clamp(top ?? 5, 1, 100), ct), AdminOperations.Json);
+            }
+            catch (ArgumentException ex)
+            {
+                return Results.Json(new ErrorBody("bad_request", ex.Message), statusCode: 400);
+            }
+        });
+        api.MapGet("/vectors", (VectorService vectors, string? tenant, CancellationToken ct) => Ok(vectors.StatusAsync(tenant, ct)));
     }
 
     private static int Limit(int? limit) => Math.Clamp(limit ?? 50, 1, 1000);

@@ -1,3 +1,4 @@
+using EventSync.Connectors.Postgres;
 using EventSync.Core;
 using EventSync.Core.Configuration;
 using EventSync.Core.Storage;
@@ -42,4 +43,12 @@ public sealed class RetentionService(IEventStore store, EventSyncConfig config, 
             }
         }
     }
+}
+
+/// <summary>Runs one outbox capture loop per postgres source (change capture from the user's database).</summary>
+public sealed class CaptureService(EventSyncConfig config, IEventStore store, FlowRouter router, WorkSignal signal, TimeProvider time, ILoggerFactory loggers) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(config.Sources.Values.Where(s => s.Capture is not null)
+            .Select(s => new OutboxCapture(s, store, router, signal, time, loggers.CreateLogger("EventSync.Capture." + s.Name)).RunAsync(stoppingToken)));
 }

@@ -1,4 +1,6 @@
 using EventSync.Connectors;
+using EventSync.Connectors.Vectors;
+using EventSync.Core.Vectors;
 using EventSync.Core;
 using EventSync.Core.Admin;
 using EventSync.Core.Configuration;
@@ -63,11 +65,15 @@ public static class EventSyncServer
         services.AddSingleton(sp => new SourceRegistry(config.Sources.Values.ToDictionary(s => s.Name, s => new SourceRuntime(s, time))));
         services.AddSingleton<IngestEndpoint>();
         services.AddSingleton(sp => new AdminOperations(store, config, time));
-        services.AddSingleton(sp => SinkFactory.Create(config, sp.GetRequiredService<ILoggerFactory>()));
+        var vectors = store as IVectorStore ?? throw new InvalidOperationException($"{store.Description} does not hold vector indexes");
+        services.AddSingleton(vectors);
+        services.AddSingleton(sp => SinkFactory.Create(config, sp.GetRequiredService<ILoggerFactory>(), vectors));
+        services.AddSingleton(sp => new VectorService(config, store, vectors, sp.GetRequiredService<IReadOnlyDictionary<string, Core.Sinks.ISink>>(), time));
         services.AddSingleton(sp => new JobDispatcher(store, sp.GetRequiredService<IReadOnlyDictionary<string, Core.Sinks.ISink>>(), config, time,
             sp.GetRequiredService<WorkSignal>(), sp.GetRequiredService<ILogger<JobDispatcher>>(), options.WorkerId));
         if (options.RunWorkers) services.AddHostedService<DispatcherService>();
         services.AddHostedService<RetentionService>();
+        if (options.RunWorkers && config.Sources.Values.Any(src => src.Capture is not null)) services.AddHostedService<CaptureService>();
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("EventSync");

@@ -45,6 +45,24 @@ internal static class Schema
             updated_at bigint NOT NULL, PRIMARY KEY (system, external_id));
         CREATE INDEX links_doc ON links (doc_id);
         """,
+        // 2: vector indexes (embeddings partitioned by tenant; a tenant's version orders its changes for search caches)
+        """
+        CREATE TABLE vector_indexes (
+            id {id}, flow text NOT NULL, fingerprint text NOT NULL, embedder_kind text NOT NULL, model text NOT NULL,
+            dimensions integer NOT NULL, base_url text, chunking text NOT NULL, template text NOT NULL, state text NOT NULL,
+            created_at bigint NOT NULL, activated_at bigint);
+        CREATE UNIQUE INDEX vector_indexes_settings ON vector_indexes (flow, fingerprint) WHERE state <> 'retired';
+        CREATE UNIQUE INDEX vector_indexes_active ON vector_indexes (flow) WHERE state = 'active';
+        CREATE TABLE vector_tenants (index_id bigint NOT NULL, tenant text NOT NULL, version bigint NOT NULL, PRIMARY KEY (index_id, tenant));
+        CREATE TABLE vector_rows (
+            index_id bigint NOT NULL, tenant text NOT NULL, entity_key text NOT NULL, content_hash text, chunks integer NOT NULL,
+            version bigint NOT NULL, deleted integer NOT NULL, updated_at bigint NOT NULL, PRIMARY KEY (index_id, tenant, entity_key));
+        CREATE INDEX vector_rows_entity ON vector_rows (index_id, entity_key);
+        CREATE INDEX vector_rows_version ON vector_rows (index_id, tenant, version);
+        CREATE TABLE vector_chunks (
+            index_id bigint NOT NULL, entity_key text NOT NULL, chunk integer NOT NULL, tenant text NOT NULL,
+            content text NOT NULL, embedding {blob} NOT NULL, PRIMARY KEY (index_id, entity_key, chunk))
+        """,
     ];
 
     public const string MigrationsTable =

@@ -8,7 +8,7 @@ namespace EventSync.Storage.Sql;
 /// The store logic shared by both backends: one set of SQL, with the few dialect differences (row locking,
 /// GREATEST/max, identity columns, notification) supplied by the subclass.
 /// </summary>
-public abstract class SqlStore : IEventStore
+public abstract partial class SqlStore : IEventStore
 {
     private const string JobColumns = "id, flow, entity_key, sink, status, attempts, created_at, due_at, deadline_at, lease_owner, lease_until, last_error, merged_into, updated_at";
     private const string RunColumns = "id, job_id, flow, entity_key, sink, attempt, worker, started_at, finished_at, outcome, error, trigger_info, resources";

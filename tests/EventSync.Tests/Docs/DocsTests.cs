@@ -30,6 +30,24 @@ public sealed partial class DocsTests
     {
         ["sources.<name>.secretHeader"] = "sources.<name>.header",
         ["sources.<name>.maxBodyBytes"] = "sources.<name>.maxBodySize",
+        ["sources.<name>.capture.connection"] = "sources.<name>.connection",
+        ["sources.<name>.capture.table"] = "sources.<name>.table",
+        ["sources.<name>.capture.outboxSchema"] = "sources.<name>.outboxSchema",
+        ["sources.<name>.capture.pollInterval"] = "sources.<name>.pollInterval",
+        ["sinks.<name>.vectors.database"] = "sinks.<name>.database",
+        ["sinks.<name>.vectors.table"] = "sinks.<name>.table",
+        ["sinks.<name>.vectors.keyColumn"] = "sinks.<name>.key",
+        ["sinks.<name>.vectors.tenantColumn"] = "sinks.<name>.tenantColumn",
+        ["sinks.<name>.vectors.template"] = "sinks.<name>.template",
+        ["sinks.<name>.vectors.chunkSize"] = "sinks.<name>.chunk.size",
+        ["sinks.<name>.vectors.chunkOverlap"] = "sinks.<name>.chunk.overlap",
+        ["sinks.<name>.vectors.embedder.kind"] = "sinks.<name>.embedder.kind",
+        ["sinks.<name>.vectors.embedder.model"] = "sinks.<name>.embedder.model",
+        ["sinks.<name>.vectors.embedder.dimensions"] = "sinks.<name>.embedder.dimensions",
+        ["sinks.<name>.vectors.embedder.baseUrl"] = "sinks.<name>.embedder.baseUrl",
+        ["sinks.<name>.vectors.embedder.apiKeyEnv"] = "sinks.<name>.embedder.apiKeyEnv",
+        ["sinks.<name>.vectors.embedder.batchSize"] = "sinks.<name>.embedder.batchSize",
+        ["sinks.<name>.vectors.embedder.sendDimensions"] = "sinks.<name>.embedder.sendDimensions",
     };
 
     /// <summary>Option properties that are not YAML keys: the origin, and names that are the mapping's key.</summary>

@@ -93,7 +93,9 @@ public sealed class AdminAndDeliveryTests
             """);
         await server.PostStandardAsync("orders", "msg_t", """{"id":"o-1"}""");
         await Wait.UntilAsync(() => receiver.Requests.Count == 2, TimeSpan.FromSeconds(20), "the retry after the pause");
-        var runs = await server.Store.ListRunsAsync(new RunQuery(Limit: 10), CancellationToken.None);
+        // The run is recorded after the sink call returns: wait for it rather than race it.
+        IReadOnlyList<RunRecord> runs = [];
+        await Wait.UntilAsync(async () => (runs = await server.Store.ListRunsAsync(new RunQuery(Limit: 10), CancellationToken.None)).Count == 2, TimeSpan.FromSeconds(20), "both runs recorded");
         Assert.Equal([RunOutcomes.Succeeded, RunOutcomes.Throttled], runs.Select(r => r.Outcome));
         Assert.All(runs, r => Assert.Equal(1, r.Attempt)); // the throttle spent no attempt
     }
