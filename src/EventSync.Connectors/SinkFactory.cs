@@ -11,13 +11,13 @@ namespace EventSync.Connectors;
 
 public static class SinkFactory
 {
-    public static IReadOnlyDictionary<string, ISink> Create(EventSyncConfig config, ILoggerFactory loggers, IVectorStore vectors, IReadOnlyDictionary<string, string?>? environment = null) =>
+    public static IReadOnlyDictionary<string, ISink> Create(EventSyncConfig config, ILoggerFactory loggers, IVectorStore vectors) =>
         config.Sinks.Values.ToDictionary(s => s.Name, s => s.Kind switch
         {
             SinkKind.Webhook => (ISink)new WebhookSink(s),
             SinkKind.Log => new LogSink(s, loggers.CreateLogger("EventSync.Sinks." + s.Name)),
             SinkKind.Noop => new NoopSink(s),
-            SinkKind.Vectors => new VectorSink(s, vectors, EmbedderFactory.Create(s.Vectors!.Embedder, environment)),
+            SinkKind.Vectors => new VectorSink(s, vectors, EmbedderFactory.Create(s.Vectors!.Embedder)),
             _ => throw new ArgumentOutOfRangeException(nameof(config)),
         });
 }

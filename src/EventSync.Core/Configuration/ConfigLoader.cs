@@ -362,12 +362,15 @@ public sealed partial class ConfigLoader
         var apiKeyEnv = m.String("apiKeyEnv");
         if (apiKeyEnv is not null && !EnvironmentNameRegex().IsMatch(apiKeyEnv))
             Problem(m.NodeOf("apiKeyEnv"), path + ".apiKeyEnv", $"'{apiKeyEnv}' is not an environment variable name", "name the variable, e.g. apiKeyEnv: OPENAI_API_KEY (never the key itself)");
+        string? apiKey = null;
+        if (apiKeyEnv is not null && EnvironmentNameRegex().IsMatch(apiKeyEnv) && (!_environment.TryGetValue(apiKeyEnv, out apiKey) || string.IsNullOrEmpty(apiKey)))
+            Problem(m.NodeOf("apiKeyEnv"), path + ".apiKeyEnv", $"environment variable {apiKeyEnv} is not set", $"export {apiKeyEnv}=<your API key> before starting");
         var batch = m.Int("batchSize", d.BatchSize, 1, 2048);
         var sendDimensions = m.Bool("sendDimensions", d.SendDimensions);
         m.ReportUnknownKeys();
         return new EmbedderOptions
         {
-            Kind = kind ?? EmbedderKind.Local, Model = model, Dimensions = dimensions, BaseUrl = baseUrl, ApiKeyEnv = apiKeyEnv, BatchSize = batch, SendDimensions = sendDimensions,
+            Kind = kind ?? EmbedderKind.Local, Model = model, Dimensions = dimensions, BaseUrl = baseUrl, ApiKeyEnv = apiKeyEnv, ApiKey = apiKey, BatchSize = batch, SendDimensions = sendDimensions,
         };
     }
 

@@ -143,6 +143,8 @@ public sealed class EmbedderOptions
     public Uri? BaseUrl { get; init; }
     /// <summary>openai: the environment variable holding the API key (the key itself never sits in the file).</summary>
     public string? ApiKeyEnv { get; init; }
+    /// <summary>The key read from <see cref="ApiKeyEnv"/> when the configuration was loaded; never printed.</summary>
+    public string? ApiKey { get; init; }
     public int BatchSize { get; init; } = 64;
     public bool SendDimensions { get; init; } = true;
 }

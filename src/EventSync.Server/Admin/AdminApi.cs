@@ -4,6 +4,7 @@ using EventSync.Connectors.Vectors;
 using EventSync.Core.Admin;
 using EventSync.Core.Configuration;
 using EventSync.Core.Storage;
+using EventSync.Core.Vectors;
 using EventSync.Server.Ingest;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -56,7 +57,7 @@ public static class AdminApi
     /// <summary>Vector search and status; every search names its tenant (no cross-tenant query exists).</summary>
     public static void MapVectors(RouteGroupBuilder api)
     {
-        api.MapGet("/search", async (VectorService vectors, string? q, string? tenant, string? flow, int? top, CancellationToken ct) =>
+        api.MapGet("/search", async (VectorService vectors, HttpContext http, string? q, string? tenant, string? flow, int? top, CancellationToken ct) =>
         {
             if (string.IsNullOrWhiteSpace(tenant)) return Results.Json(new ErrorBody("tenant_required", "add ?tenant=<id>: every search is scoped to one tenant"), statusCode: 400);
             if (string.IsNullOrWhiteSpace(q)) return Results.Json(new ErrorBody("query_required", "add ?q=<text to search for>"), statusCode: 400);
@@ -67,6 +68,19 @@ public static class AdminApi
             catch (ArgumentException ex)
             {
                 return Results.Json(new ErrorBody("bad_request", ex.Message), statusCode: 400);
+            }
+            catch (EmbeddingThrottledException ex)
+            {
+                http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(ex.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Results.Json(new ErrorBody("embedder_throttled", "the embedding provider asked to wait before embedding the query; retry after the Retry-After delay"), statusCode: 503);
+            }
+            catch (EmbeddingFailedException ex)
+            {
+                return Results.Json(new ErrorBody("embedder_failed", "the query could not be embedded: " + ex.Message), statusCode: 502);
+            }
+            catch (InvalidOperationException ex)
+            {
+                return Results.Json(new ErrorBody("index_unavailable", ex.Message), statusCode: 409);
             }
         });
         api.MapGet("/vectors", (VectorService vectors, string? tenant, CancellationToken ct) => Ok(vectors.StatusAsync(tenant, ct)));

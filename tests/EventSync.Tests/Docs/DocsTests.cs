@@ -56,6 +56,7 @@ public sealed partial class DocsTests
         (typeof(EventSyncConfig), nameof(EventSyncConfig.Origin)),
         (typeof(SourceOptions), nameof(SourceOptions.Name)),
         (typeof(SinkOptions), nameof(SinkOptions.Name)),
+        (typeof(EmbedderOptions), nameof(EmbedderOptions.ApiKey)),
     ];
 
     public static TheoryData<string> Samples()

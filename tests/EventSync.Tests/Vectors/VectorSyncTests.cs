@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using EventSync.Connectors.Postgres;
 using EventSync.Tests.Infrastructure;
 using Npgsql;
 
@@ -14,54 +13,25 @@ namespace EventSync.Tests.Vectors;
 public sealed class VectorSyncTests : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
-    private string _database = "";
+    private ProjectsDatabase _db = null!;
 
-    public async Task InitializeAsync()
-    {
-        _database = await TestPostgres.CreateDatabaseAsync();
-        await ExecAsync("""
-            CREATE TABLE tenants (id text PRIMARY KEY, name text NOT NULL);
-            INSERT INTO tenants VALUES ('acme', 'Acme'), ('globex', 'Globex');
-            CREATE TABLE projects (
-                id serial PRIMARY KEY, tenant_id text REFERENCES tenants(id), name text NOT NULL, description text,
-                caracteristicas jsonb, price integer);
-            """);
-        await OutboxInstaller.ExecuteAsync(_database, OutboxInstaller.InstallSql(new CaptureTarget("public.projects", "id", "tenant_id")), CancellationToken.None);
-    }
+    public async Task InitializeAsync() => _db = await ProjectsDatabase.CreateAsync();
 
-    public Task DisposeAsync() => TestPostgres.DropDatabaseAsync(_database);
+    public async Task DisposeAsync() => await _db.DisposeAsync();
 
-    private async Task ExecAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
+    private Task ExecAsync(string sql) => _db.ExecAsync(sql);
 
-    private Task<TestServer> StartAsync() => TestServer.StartAsync($$$"""
-        sources:
-          app: { kind: postgres, connection: "{{{_database}}}", table: public.projects, pollInterval: 30s }
-        sinks:
-          index:
-            kind: vectors
-            database: "{{{_database}}}"
-            table: public.projects
-            tenantColumn: tenant_id
-            template: "{{name}}\n{{description}}\n{{caracteristicas}}"
-            embedder: { kind: local, dimensions: 256 }
-        flows:
-          - { name: projects, from: app, key: $.key, to: index }
-        workers: { pollInterval: 100ms }
-        """);
+    private Task<long> OutboxCountAsync() => _db.OutboxCountAsync();
 
-    private static async Task<JsonElement[]> SearchAsync(TestServer server, string tenant, string q)
+    private Task<TestServer> StartAsync() => TestServer.StartAsync(_db.Yaml());
+
+    internal static async Task<JsonElement[]> SearchAsync(TestServer server, string tenant, string q)
     {
         var result = await server.Http.GetFromJsonAsync<JsonElement>($"/api/search?tenant={tenant}&q={Uri.EscapeDataString(q)}&top=5");
         return [.. result.GetProperty("hits").EnumerateArray()];
     }
 
-    private static async Task<bool> TopHitIsAsync(TestServer server, string tenant, string q, string entity) =>
+    internal static async Task<bool> TopHitIsAsync(TestServer server, string tenant, string q, string entity) =>
         (await SearchAsync(server, tenant, q)) is [var first, ..] && first.GetProperty("entityKey").GetString() == entity;
 
     [Fact]
@@ -82,7 +52,7 @@ public sealed class VectorSyncTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, (await server.Http.GetAsync("/api/search?q=solar")).StatusCode);
 
         // A rolled-back transaction leaves nothing behind.
-        await using (var connection = new NpgsqlConnection(_database))
+        await using (var connection = new NpgsqlConnection(_db.Connection))
         {
             await connection.OpenAsync();
             await using var tx = await connection.BeginTransactionAsync();
@@ -121,15 +91,7 @@ public sealed class VectorSyncTests : IAsyncLifetime
         Assert.Equal(0, await OutboxCountAsync());
     }
 
-    private async Task<long> OutboxCountAsync()
-    {
-        await using var connection = new NpgsqlConnection(_database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM eventsync.outbox", connection);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private static async Task<List<string>> RunsAsync(TestServer server)
+    internal static async Task<List<string>> RunsAsync(TestServer server)
     {
         var runs = await server.Http.GetFromJsonAsync<JsonElement[]>("/api/runs?flow=projects&limit=200");
         return runs!.Select(r => r.GetProperty("resourcesJson").GetString() + " " + r.GetProperty("error").ToString()).ToList();
