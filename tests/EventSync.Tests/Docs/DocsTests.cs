@@ -23,6 +23,7 @@ public sealed partial class DocsTests
         ["SUPABASE_WEBHOOK_SECRET"] = "supabase-shared-secret",
         ["ORDERS_WEBHOOK_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         ["RELAY_SIGNING_SECRET"] = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        ["APP_DATABASE_URL"] = "postgres://app:secret@127.0.0.1:5432/app",
     };
 
     /// <summary>Option properties whose YAML key is not the camelCase property name.</summary>
