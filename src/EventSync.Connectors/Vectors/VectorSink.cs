@@ -25,6 +25,7 @@ public sealed class VectorSink : ISink, IAsyncDisposable
     private readonly TextChunker _chunker;
     private readonly NpgsqlDataSource _database;
     private readonly string _selectRow;
+    private readonly WriteThroughTable? _writeThrough;
     private VectorIndex? _index;
 
     public VectorSink(SinkOptions options, IVectorStore store, IEmbedder embedder)
@@ -37,6 +38,7 @@ public sealed class VectorSink : ISink, IAsyncDisposable
         _chunker = new TextChunker(_vectors.ChunkSize, _vectors.ChunkOverlap);
         _database = NpgsqlDataSource.Create(PgConnection.Normalize(_vectors.Database));
         _selectRow = $"SELECT to_jsonb(t)::text FROM {PgConnection.Quote(_vectors.Table)} t WHERE t.{PgConnection.Quote(_vectors.KeyColumn)}::text = @key";
+        _writeThrough = _vectors.WriteThroughTable is { } table ? new WriteThroughTable(_database, table, embedder.Dimensions) : null;
         Settings = new VectorIndexSettings(
             embedder is LocalEmbedder ? "local" : "openai", embedder.Model, embedder.Dimensions,
             _vectors.Embedder.BaseUrl?.ToString(), _chunker.Settings, _vectors.Template);
@@ -75,14 +77,14 @@ public sealed class VectorSink : ISink, IAsyncDisposable
     {
         if (rowJson is null)
         {
-            var deleted = await _store.DeleteRowAsync(index.Id, entityKey, now, cancellationToken);
+            var deleted = await DeleteAsync(index, entityKey, now, cancellationToken);
             return SinkResult.Success(deleted ? $"deleted vectors of {entityKey} (row gone)" : $"{entityKey}: row absent, nothing indexed");
         }
         using var row = JsonDocument.Parse(rowJson);
         var tenant = TenantOf(row.RootElement);
         if (tenant is null)
         {
-            await _store.DeleteRowAsync(index.Id, entityKey, now, cancellationToken);
+            await DeleteAsync(index, entityKey, now, cancellationToken);
             return SinkResult.Success($"{entityKey}: no {_vectors.TenantColumn}, not indexed");
         }
         var text = _template.Render(row.RootElement);
@@ -93,7 +95,7 @@ public sealed class VectorSink : ISink, IAsyncDisposable
         var pieces = _chunker.Split(text);
         if (pieces.Count == 0)
         {
-            await _store.DeleteRowAsync(index.Id, entityKey, now, cancellationToken);
+            await DeleteAsync(index, entityKey, now, cancellationToken);
             return SinkResult.Success($"{entityKey}: empty text, not indexed");
         }
         IReadOnlyList<float[]> vectors;
@@ -111,9 +113,31 @@ public sealed class VectorSink : ISink, IAsyncDisposable
         }
         if (vectors.Any(v => v.Length != index.Settings.Dimensions))
             return SinkResult.Permanent($"the embedder returned vectors of {vectors.First(v => v.Length != index.Settings.Dimensions).Length} dimensions; the index holds {index.Settings.Dimensions}");
-        await _store.UpsertRowAsync(index.Id, tenant, entityKey, hash, pieces.Select((p, i) => new VectorChunk(i, p, vectors[i])).ToList(), now, cancellationToken);
+        var chunks = pieces.Select((p, i) => new VectorChunk(i, p, vectors[i])).ToList();
+        // The user's copy first: if it fails, the hash is not stored and the retry writes both.
+        if (_writeThrough is not null && IsCurrent(index))
+        {
+            try
+            {
+                await _writeThrough.ReplaceAsync(tenant, entityKey, hash, index.Settings.Model, chunks, now, cancellationToken);
+            }
+            catch (PostgresException ex)
+            {
+                return SinkResult.Permanent($"writing {_vectors.WriteThroughTable} failed: {ex.MessageText} (an existing table must have the documented columns and vector size)");
+            }
+        }
+        await _store.UpsertRowAsync(index.Id, tenant, entityKey, hash, chunks, now, cancellationToken);
         return SinkResult.Success($"embedded {entityKey} for tenant {tenant}: {pieces.Count} chunk(s), model {index.Settings.Model}");
     }
+
+    private async Task<bool> DeleteAsync(VectorIndex index, string entityKey, DateTimeOffset now, CancellationToken ct)
+    {
+        if (_writeThrough is not null && IsCurrent(index)) await _writeThrough.DeleteAsync(entityKey, ct);
+        return await _store.DeleteRowAsync(index.Id, entityKey, now, ct);
+    }
+
+    /// <summary>Only the index of the configured settings writes through (the table holds one model's vectors).</summary>
+    private bool IsCurrent(VectorIndex index) => index.Settings.Fingerprint == Settings.Fingerprint;
 
     public async Task<string?> ReadRowAsync(string key, CancellationToken ct)
     {

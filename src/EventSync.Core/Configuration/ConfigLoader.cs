@@ -317,7 +317,7 @@ public sealed partial class ConfigLoader
         var timeout = m.Duration("timeout", defaults.Timeout);
         if (timeout <= TimeSpan.Zero)
             Problem(m.NodeOf("timeout"), m.Path + ".timeout", "the timeout must be positive", "write e.g. timeout: 30s");
-        var vectors = kind == SinkKind.Vectors ? BindVectors(m) : Ignore<VectorSinkOptions>(m, null, "database", "table", "key", "tenantColumn", "template", "chunk", "embedder");
+        var vectors = kind == SinkKind.Vectors ? BindVectors(m) : Ignore<VectorSinkOptions>(m, null, "database", "table", "key", "tenantColumn", "template", "chunk", "embedder", "writeThrough");
         if (kind is null) return null;
         return new SinkOptions { Name = name, Kind = kind.Value, Url = url, Secret = secret, Concurrency = concurrency, Timeout = timeout, Vectors = vectors };
     }
@@ -328,6 +328,7 @@ public sealed partial class ConfigLoader
         var table = SqlName(m, "table", required: true, qualified: true);
         var keyColumn = SqlName(m, "key", required: false, qualified: false) ?? "id";
         var tenantColumn = SqlName(m, "tenantColumn", required: false, qualified: false);
+        var writeThrough = SqlName(m, "writeThrough", required: false, qualified: true);
         var template = m.String("template", required: true, fix: "write template: \"{{name}}\\n{{description}}\" naming the columns to embed");
         if (template is not null && !Vectors.TextTemplate.TryParse(template, out _, out var templateError))
             Problem(m.NodeOf("template"), m.Path + ".template", templateError, "write placeholders as {{column}} or {{jsonb_column.key}}");
@@ -343,6 +344,7 @@ public sealed partial class ConfigLoader
         {
             Database = database, Table = table.Contains('.', StringComparison.Ordinal) ? table : "public." + table, KeyColumn = keyColumn, TenantColumn = tenantColumn,
             Template = template, ChunkSize = size, ChunkOverlap = overlap, Embedder = embedder,
+            WriteThroughTable = writeThrough is null || writeThrough.Contains('.', StringComparison.Ordinal) ? writeThrough : "public." + writeThrough,
         };
     }
 

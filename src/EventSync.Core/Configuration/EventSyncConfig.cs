@@ -130,6 +130,8 @@ public sealed class VectorSinkOptions
     public int ChunkSize { get; init; } = 1000;
     public int ChunkOverlap { get; init; } = 100;
     public EmbedderOptions Embedder { get; init; } = new();
+    /// <summary>Also keep the vectors in this table of the user's database (pgvector's vector type when installed, else real[]).</summary>
+    public string? WriteThroughTable { get; init; }
 }
 
 public enum EmbedderKind { Local, OpenAi }

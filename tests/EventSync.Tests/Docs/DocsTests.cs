@@ -40,6 +40,7 @@ public sealed partial class DocsTests
         ["sinks.<name>.vectors.keyColumn"] = "sinks.<name>.key",
         ["sinks.<name>.vectors.tenantColumn"] = "sinks.<name>.tenantColumn",
         ["sinks.<name>.vectors.template"] = "sinks.<name>.template",
+        ["sinks.<name>.vectors.writeThroughTable"] = "sinks.<name>.writeThrough",
         ["sinks.<name>.vectors.chunkSize"] = "sinks.<name>.chunk.size",
         ["sinks.<name>.vectors.chunkOverlap"] = "sinks.<name>.chunk.overlap",
         ["sinks.<name>.vectors.embedder.kind"] = "sinks.<name>.embedder.kind",

@@ -29,7 +29,7 @@ public sealed class ProjectsDatabase : IAsyncDisposable
     }
 
     /// <summary>The relevant part of eventsync.yaml: capture source, vectors sink with <paramref name="embedder"/>, one flow.</summary>
-    public string Yaml(string embedder = "{ kind: local, dimensions: 256 }", string flowExtras = "") => $$$"""
+    public string Yaml(string embedder = "{ kind: local, dimensions: 256 }", string flowExtras = "", string sinkExtras = "") => $$$"""
         sources:
           app: { kind: postgres, connection: "{{{Connection}}}", table: public.projects, pollInterval: 30s }
         sinks:
@@ -39,7 +39,7 @@ public sealed class ProjectsDatabase : IAsyncDisposable
             table: public.projects
             tenantColumn: tenant_id
             template: "{{name}}\n{{description}}\n{{caracteristicas}}"
-            embedder: {{{embedder}}}
+            embedder: {{{embedder}}}{{{sinkExtras}}}
         flows:
           - { name: projects, from: app, key: $.key, to: index{{{flowExtras}}} }
         workers: { pollInterval: 100ms }

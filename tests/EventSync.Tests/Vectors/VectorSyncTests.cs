@@ -79,6 +79,41 @@ public sealed class VectorSyncTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Vectors_are_written_through_to_the_users_table_as_real_arrays_without_pgvector()
+    {
+        await using var server = await TestServer.StartAsync(_db.Yaml(sinkExtras: "\n    writeThrough: public.project_embeddings"));
+        await ExecAsync("INSERT INTO projects (tenant_id, name, description) VALUES ('acme', 'Geothermal well', 'Binary cycle plant')");
+        await Wait.UntilAsync(async () => await CountAsync("SELECT COUNT(*) FROM project_embeddings") == 1, Patience, "the written-through chunk");
+        await using (var connection = new NpgsqlConnection(_db.Connection))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("SELECT id, tenant_id, source_id, content, embedding, metadata::text FROM project_embeddings", connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal(("1#0", "acme", "1"), (reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+            Assert.Contains("Geothermal well", reader.GetString(3), StringComparison.Ordinal);
+            var embedding = reader.GetFieldValue<float[]>(4);
+            Assert.Equal(256, embedding.Length);
+            Assert.InRange(Math.Sqrt(embedding.Sum(x => (double)x * x)), 0.999, 1.001);
+            using var metadata = JsonDocument.Parse(reader.GetString(5));
+            Assert.Equal(256, metadata.RootElement.GetProperty("dimensions").GetInt32());
+            Assert.Equal(64, metadata.RootElement.GetProperty("content_version").GetString()!.Length);
+        }
+        await ExecAsync("DELETE FROM projects WHERE id = 1");
+        await Wait.UntilAsync(async () => await CountAsync("SELECT COUNT(*) FROM project_embeddings") == 0, Patience, "the deleted row's chunks gone");
+    }
+
+    private async Task<long> CountAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_db.Connection);
+        await connection.OpenAsync();
+        await using (var exists = new NpgsqlCommand("SELECT to_regclass('project_embeddings') IS NOT NULL", connection))
+            if (!(bool)(await exists.ExecuteScalarAsync())!) return -1; // not created yet
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Changes_made_while_the_server_is_down_are_caught_up_from_the_outbox()
     {
         await ExecAsync("""
