@@ -260,6 +260,7 @@ public static class CliApp
         }, ct));
         root.Subcommands.Add(status);
         VectorCommands.Add(root, configOption, jsonOption, stdout, stderr);
+        McpCommand.Add(root, configOption, stderr);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
