@@ -226,10 +226,6 @@ internal sealed class EventSyncMcpTools(VectorService service, AdminOperations o
         {
             var flow = service.Flow(f.Flow);
             var owners = new Owners(this, flow, await ActiveIndexAsync(flow, ct));
-            var pending = await events.ListJobsAsync(JobStatuses.Pending, flow.Name, Scan, ct);
-            var mine = new List<JobInfo>();
-            foreach (var j in pending)
-                if (await owners.OfAsync(j.EntityKey, ct) == tenant) mine.Add(j);
             string? lastError = null;
             foreach (var r in await events.ListRunsAsync(new RunQuery(Flow: flow.Name, Limit: 200), ct))
                 if (r.Error is not null && await owners.OfAsync(r.EntityKey, ct) == tenant)
@@ -239,7 +235,7 @@ internal sealed class EventSyncMcpTools(VectorService service, AdminOperations o
                 }
             var stats = f.Tenants.FirstOrDefault(t => t.Tenant == tenant);
             flows.Add(new TenantFlowStatus(f.Flow, f.Model, f.Dimensions, f.Building, f.SettingsChanged, stats?.Rows ?? 0, stats?.Vectors ?? 0, stats?.LastUpdate,
-                mine.Count, pending.Count >= Scan, mine.Count == 0 ? 0 : Math.Round((now - mine.Min(j => j.CreatedAt)).TotalSeconds, 1), lastError));
+                stats?.Pending ?? 0, f.Pending >= 10_000, Math.Round(stats?.OldestPendingSeconds ?? 0, 1), lastError));
         }
         return new TenantStatus(tenant, flows);
     }

@@ -93,8 +93,9 @@ internal static class VectorCommands
             foreach (var f in list)
             {
                 await stdout.WriteLineAsync($"{f.Flow}: model {f.Model ?? "(no index yet)"}/{f.Dimensions}, pending {f.Pending}, oldest pending {f.OldestPendingSeconds:0.0} s{(f.SettingsChanged ? ", settings changed: run `eventsync vectors reindex --flow " + f.Flow + "`" : "")}{(f.LastError is null ? "" : ", last error: " + f.LastError)}");
-                TableWriter.Write(stdout, ["tenant", "rows", "vectors", "last update"],
-                    f.Tenants.Select(t => new[] { t.Tenant, t.Rows.ToString(CultureInfo.InvariantCulture), t.Vectors.ToString(CultureInfo.InvariantCulture), t.LastUpdate?.UtcDateTime.ToString("u", CultureInfo.InvariantCulture) ?? "" }), "(no vectors)");
+                TableWriter.Write(stdout, ["tenant", "rows", "vectors", "pending", "oldest pending s", "last update"],
+                    f.Tenants.Select(t => new[] { t.Tenant, t.Rows.ToString(CultureInfo.InvariantCulture), t.Vectors.ToString(CultureInfo.InvariantCulture), t.Pending.ToString(CultureInfo.InvariantCulture),
+                        t.OldestPendingSeconds.ToString("0.0", CultureInfo.InvariantCulture), t.LastUpdate?.UtcDateTime.ToString("u", CultureInfo.InvariantCulture) ?? "" }), "(no vectors)");
             }
             return CliApp.Ok;
         }, ct));

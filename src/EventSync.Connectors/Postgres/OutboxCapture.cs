@@ -31,13 +31,19 @@ public sealed partial class OutboxCapture(SourceOptions source, IEventStore stor
             try
             {
                 await using var connection = new NpgsqlConnection(ListenConnectionString());
+                // A notification can arrive while the drain's own commands run; Npgsql consumes it there, so it is
+                // remembered here and the loop drains again instead of waiting for one that already came.
+                var notified = 0;
+                connection.Notification += (_, _) => Volatile.Write(ref notified, 1);
                 await connection.OpenAsync(stoppingToken);
                 await using (var listen = new NpgsqlCommand($"LISTEN {OutboxInstaller.Channel}", connection)) await listen.ExecuteNonQueryAsync(stoppingToken);
                 LogListening(logger, source.Name, PgConnection.Describe(_capture.Connection), _capture.Table);
                 backoff = TimeSpan.FromSeconds(1);
                 while (!stoppingToken.IsCancellationRequested)
                 {
+                    Volatile.Write(ref notified, 0);
                     while (await DrainBatchAsync(connection, stoppingToken) == BatchSize) { }
+                    if (Volatile.Read(ref notified) == 1) continue;
                     // Wakes on NOTIFY; the timeout is only a safety net for a lost notification.
                     await connection.WaitAsync(_capture.PollInterval, stoppingToken);
                 }

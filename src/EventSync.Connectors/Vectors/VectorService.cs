@@ -1,3 +1,4 @@
+using System.Text.Json;
 using EventSync.Connectors.Embeddings;
 using EventSync.Core.Configuration;
 using EventSync.Core.Sinks;
@@ -71,12 +72,44 @@ public sealed class VectorService(EventSyncConfig config, IEventStore events, IV
         {
             var indexes = await vectors.ListIndexesAsync(flow.Name, false, ct);
             var active = indexes.FirstOrDefault(i => i.State == VectorIndexStates.Active);
-            var tenants = active is null ? [] : (await vectors.TenantStatsAsync(active.Id, ct)).Where(t => tenant is null || t.Tenant == tenant).ToList();
+            var stats = active is null ? [] : await vectors.TenantStatsAsync(active.Id, ct);
+            var backlog = await PendingByTenantAsync(flow, active, now, ct);
+            var tenants = stats.Select(t => t.Tenant).Union(backlog.Keys).Where(t => tenant is null || t == tenant).Order(StringComparer.Ordinal)
+                .Select(t =>
+                {
+                    var s = stats.FirstOrDefault(x => x.Tenant == t);
+                    var b = backlog.GetValueOrDefault(t);
+                    return new VectorTenantStatus(t, s?.Rows ?? 0, s?.Vectors ?? 0, b.Pending, b.OldestSeconds, s?.LastUpdate);
+                }).ToList();
             var lastError = (await events.ListRunsAsync(new RunQuery(Flow: flow.Name, Limit: 1), ct)).FirstOrDefault(r => r.Error is not null)?.Error;
             queue.TryGetValue(flow.Name, out var q);
             result.Add(new VectorFlowStatus(flow.Name, active?.Settings.Model, active?.Settings.Dimensions,
                 indexes.Any(i => i.State == VectorIndexStates.Building), Sink(flow).Settings.Fingerprint != active?.Settings.Fingerprint,
                 q?.Pending ?? 0, q?.OldestPendingSince is { } since ? (now - since).TotalSeconds : 0, lastError, tenants));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Pending changes per tenant, attributed from each queued job's newest event, else from where the entity is
+    /// indexed (a manual trigger names no tenant); "?" when neither knows.
+    /// </summary>
+    private async Task<Dictionary<string, (int Pending, double OldestSeconds)>> PendingByTenantAsync(FlowOptions flow, VectorIndex? active, DateTimeOffset now, CancellationToken ct)
+    {
+        var sink = Sink(flow);
+        var result = new Dictionary<string, (int, double)>(StringComparer.Ordinal);
+        foreach (var job in await events.ListQueuedJobsAsync(flow.Name, 10_000, ct))
+        {
+            string? tenant = null;
+            if (job.LatestPayload.Length > 0)
+            {
+                using var payload = JsonDocument.Parse(job.LatestPayload);
+                tenant = sink.TenantOfEvent(payload.RootElement);
+            }
+            if (tenant is null && active is not null) tenant = (await vectors.GetRowAsync(active.Id, job.EntityKey, ct))?.Tenant;
+            tenant ??= "?";
+            var (pending, oldest) = result.GetValueOrDefault(tenant);
+            result[tenant] = (pending + 1, Math.Max(oldest, (now - job.CreatedAt).TotalSeconds));
         }
         return result;
     }
@@ -129,6 +162,8 @@ public sealed class VectorService(EventSyncConfig config, IEventStore events, IV
 
 public sealed record SearchResult(string Flow, string Tenant, string Model, IReadOnlyList<SearchHit> Hits);
 
-public sealed record VectorFlowStatus(string Flow, string? Model, int? Dimensions, bool Building, bool SettingsChanged, int Pending, double OldestPendingSeconds, string? LastError, IReadOnlyList<VectorTenantStats> Tenants);
+public sealed record VectorFlowStatus(string Flow, string? Model, int? Dimensions, bool Building, bool SettingsChanged, int Pending, double OldestPendingSeconds, string? LastError, IReadOnlyList<VectorTenantStatus> Tenants);
+
+public sealed record VectorTenantStatus(string Tenant, int Rows, int Vectors, int Pending, double OldestPendingSeconds, DateTimeOffset? LastUpdate);
 
 public sealed record ReconcileReport(string Flow, long IndexId, int Rows, int Added, int Updated, int Unchanged, int Removed, int Failed, bool Switched, IReadOnlyList<string> Errors);

@@ -165,6 +165,16 @@ public sealed class VectorSink : ISink, IAsyncDisposable
         }
     }
 
+    /// <summary>The tenant an event concerns: the outbox's tenant field, or the Supabase record's (old_record for a DELETE).</summary>
+    public string? TenantOfEvent(JsonElement payload)
+    {
+        if (payload.ValueKind != JsonValueKind.Object) return null;
+        if (payload.TryGetProperty("tenant", out var t) && t.ValueKind == JsonValueKind.String) return t.GetString();
+        foreach (var name in new[] { "record", "old_record" })
+            if (payload.TryGetProperty(name, out var record) && record.ValueKind == JsonValueKind.Object && TenantOf(record) is { } tenant) return tenant;
+        return null;
+    }
+
     public string? TenantOf(JsonElement row)
     {
         if (_vectors.TenantColumn is null) return DefaultTenant;

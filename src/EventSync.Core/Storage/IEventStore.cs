@@ -72,6 +72,9 @@ public interface IEventStore : IAsyncDisposable
 
     Task<IReadOnlyList<FlowQueueStats>> GetQueueStatsAsync(CancellationToken cancellationToken);
 
+    /// <summary>Pending and running jobs of a flow with their newest event's payload (to attribute the backlog, e.g. per tenant).</summary>
+    Task<IReadOnlyList<QueuedJob>> ListQueuedJobsAsync(string flow, int limit, CancellationToken cancellationToken);
+
     Task<string?> GetSourceStateAsync(string source, string name, CancellationToken cancellationToken);
 
     Task SetSourceStateAsync(string source, string name, string value, DateTimeOffset now, CancellationToken cancellationToken);

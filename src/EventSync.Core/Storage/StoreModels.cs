@@ -137,6 +137,8 @@ public sealed record RunQuery(string? Flow = null, string? Outcome = null, DateT
 
 public sealed record DeliveryQuery(string? Source = null, string? Outcome = null, DateTimeOffset? Since = null, int Limit = 50);
 
+public sealed record QueuedJob(long JobId, string EntityKey, DateTimeOffset CreatedAt, byte[] LatestPayload);
+
 public sealed record FlowQueueStats(string Flow, int Pending, int Running, int Parked, DateTimeOffset? OldestPendingSince);
 
 public sealed record PruneResult(int Events, int Runs, int Deliveries, int Jobs);

@@ -452,6 +452,22 @@ public abstract partial class SqlStore : IEventStore
         return list;
     }
 
+    public async Task<IReadOnlyList<QueuedJob>> ListQueuedJobsAsync(string flow, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken);
+        await using var command = Command(connection, null, """
+            SELECT j.id, j.entity_key, j.created_at, e.payload FROM jobs j
+            JOIN events e ON e.id = (SELECT MAX(je.event_id) FROM job_events je WHERE je.job_id = j.id)
+            WHERE j.flow = @flow AND j.status IN ('pending', 'running') ORDER BY j.created_at LIMIT @limit
+            """);
+        Set(command, ("flow", flow), ("limit", limit));
+        var list = new List<QueuedJob>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            list.Add(new QueuedJob(reader.GetInt64(0), reader.GetString(1), FromMs(reader.GetInt64(2)), (byte[])reader.GetValue(3)));
+        return list;
+    }
+
     // ---------------------------------------------------------------- source state and cursors
 
     public async Task<string?> GetSourceStateAsync(string source, string name, CancellationToken cancellationToken)
