@@ -63,6 +63,11 @@ internal static class Schema
             index_id bigint NOT NULL, entity_key text NOT NULL, chunk integer NOT NULL, tenant text NOT NULL,
             content text NOT NULL, embedding {blob} NOT NULL, PRIMARY KEY (index_id, entity_key, chunk))
         """,
+        // 3: pending jobs are found only through jobs_due, so no planner can pick a status index and sort the backlog
+        """
+        DROP INDEX jobs_status;
+        CREATE INDEX jobs_status ON jobs (status, updated_at) WHERE status <> 'pending'
+        """,
     ];
 
     public const string MigrationsTable =

@@ -25,6 +25,11 @@ public abstract partial class SqlStore : IEventStore
     /// <summary>Appended to a SELECT that must lock its row for the rest of the transaction.</summary>
     protected abstract string RowLockClause { get; }
     protected abstract string IdentityColumn { get; }
+    /// <summary>
+    /// Pins queries over due pending jobs to the jobs_due index (SQLite's INDEXED BY). Without it the planner may
+    /// sort the whole backlog on every claim, under the single writer lock.
+    /// </summary>
+    protected abstract string DueIndexHint { get; }
     protected abstract string BlobType { get; }
 
     protected abstract Task<WriteScope> BeginWriteAsync(CancellationToken ct);
@@ -159,7 +164,7 @@ public abstract partial class SqlStore : IEventStore
         var sql = $"""
             UPDATE jobs SET status = 'running', lease_owner = @owner, lease_until = @lease, attempts = attempts + 1, updated_at = @now
             WHERE id IN (
-                SELECT j.id FROM jobs j
+                SELECT j.id FROM jobs j {DueIndexHint}
                 WHERE j.status = 'pending' AND j.due_at <= @now
                   AND NOT EXISTS (SELECT 1 FROM sink_pauses p WHERE p.sink = j.sink AND p.until > @now)
                   AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.flow = j.flow AND r.entity_key = j.entity_key)
@@ -318,7 +323,7 @@ public abstract partial class SqlStore : IEventStore
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenReadAsync(cancellationToken);
-        var ms = await ScalarLongAsync(connection, null, "SELECT MIN(due_at) FROM jobs WHERE status = 'pending'", cancellationToken);
+        var ms = await ScalarLongAsync(connection, null, $"SELECT MIN(due_at) FROM jobs {DueIndexHint} WHERE status = 'pending'", cancellationToken);
         return ms is null ? null : FromMs(ms.Value);
     }
 

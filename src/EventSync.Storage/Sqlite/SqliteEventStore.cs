@@ -30,6 +30,7 @@ public sealed class SqliteEventStore : SqlStore
     protected override string SkipLockedClause => "";
     protected override string RowLockClause => "";
     protected override string IdentityColumn => "INTEGER PRIMARY KEY AUTOINCREMENT";
+    protected override string DueIndexHint => "INDEXED BY jobs_due";
     protected override string BlobType => "BLOB";
 
     protected override async Task<WriteScope> BeginWriteAsync(CancellationToken ct)
