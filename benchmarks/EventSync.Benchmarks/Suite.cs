@@ -270,7 +270,7 @@ public sealed class Suite(BenchOptions options, Results results, TextWriter prog
         return await ChildProcess.StartAsync(name, [options.CliDll, "serve", "-c", config], options.WorkDir, "/readyz", StartTimeout, ct);
     }
 
-    /// <summary>One Standard Webhooks source with its rate limit off, and one flow that turns every event into a job for a noop sink.</summary>
+    /// <summary>One Standard Webhooks source with its rate limit off, and one flow that turns every event into a job for a noop sink (128 jobs in flight: a no-op sink is never the bottleneck).</summary>
     private static string ServeConfig(StoreTarget store, bool withFlow) => $"""
         store: {Quote(store.ConfigValue)}
         sources:
@@ -282,6 +282,9 @@ public sealed class Suite(BenchOptions options, Results results, TextWriter prog
         sinks:
           {SinkName}:
             kind: noop
+            concurrency: 128
+        workers:
+          concurrency: 128
         {(withFlow ? Flow : "flows: []")}
 
         """;

@@ -218,11 +218,23 @@ public abstract partial class SqlStore : IEventStore
     {
         var results = new bool[completions.Count];
         await using var scope = await BeginWriteAsync(cancellationToken);
+        // Reused for every completion of the batch: prepared once, not once per job.
+        await using var insertRun = Command(scope, InsertRunSql);
+        await using var markDone = Command(scope, "UPDATE jobs SET status = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = @now WHERE id = @id AND status = 'running' AND lease_owner = @owner RETURNING id");
         var requeued = false;
         for (var i = 0; i < completions.Count; i++)
         {
             var c = completions[i];
             var now = c.Run.FinishedAt;
+            if (c.Outcome == JobOutcome.Done && c.OnlyIfLeaseExpiredBefore is null)
+            {
+                // The common case in one conditional statement: done only if still ours.
+                Set(markDone, ("now", now.ToUnixTimeMilliseconds()), ("id", c.JobId), ("owner", c.Owner));
+                var done = ToLong(await markDone.ExecuteScalarAsync(cancellationToken));
+                await InsertRunAsync(insertRun, done is null ? c.Run with { Outcome = RunOutcomes.LeaseLost, Error = $"lease lost before completion ({c.Run.Outcome})" } : c.Run, cancellationToken);
+                results[i] = done is not null;
+                continue;
+            }
             var job = await ReadJobForUpdateAsync(scope, c.JobId, cancellationToken);
             var ours = job is { Status: JobStatuses.Running } && job.LeaseOwner == c.Owner
                        && (c.OnlyIfLeaseExpiredBefore is null || job.LeaseUntil < c.OnlyIfLeaseExpiredBefore);
@@ -230,13 +242,13 @@ public abstract partial class SqlStore : IEventStore
             {
                 // A reclaim that lost the race writes nothing; a worker that lost its lease records what it did.
                 if (c.OnlyIfLeaseExpiredBefore is null)
-                    await InsertRunAsync(scope, c.Run with { Outcome = RunOutcomes.LeaseLost, Error = $"lease lost before completion ({c.Run.Outcome}{(c.Run.Error is null ? "" : ": " + c.Run.Error)})" }, cancellationToken);
+                    await InsertRunAsync(insertRun, c.Run with { Outcome = RunOutcomes.LeaseLost, Error = $"lease lost before completion ({c.Run.Outcome}{(c.Run.Error is null ? "" : ": " + c.Run.Error)})" }, cancellationToken);
                 continue;
             }
-            await InsertRunAsync(scope, c.Run, cancellationToken);
+            await InsertRunAsync(insertRun, c.Run, cancellationToken);
             switch (c.Outcome)
             {
-                case JobOutcome.Done:
+                case JobOutcome.Done: // a reclaim's completion (rare)
                     await ExecuteAsync(scope, "UPDATE jobs SET status = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = @now WHERE id = @id", cancellationToken, ("now", now.ToUnixTimeMilliseconds()), ("id", c.JobId));
                     break;
                 case JobOutcome.Park:
@@ -284,11 +296,15 @@ public abstract partial class SqlStore : IEventStore
         return await reader.ReadAsync(ct) ? ReadJob(reader, 0) : null;
     }
 
-    private static async Task InsertRunAsync(WriteScope scope, RunRecord run, CancellationToken ct) =>
-        await ExecuteAsync(scope, "INSERT INTO runs (job_id, flow, entity_key, sink, attempt, worker, started_at, finished_at, outcome, error, trigger_info, resources) VALUES (@job, @flow, @key, @sink, @attempt, @worker, @started, @finished, @outcome, @error, @trigger, @resources)", ct,
-            ("job", run.JobId), ("flow", run.Flow), ("key", run.EntityKey), ("sink", run.Sink), ("attempt", run.Attempt), ("worker", run.Worker),
+    private const string InsertRunSql = "INSERT INTO runs (job_id, flow, entity_key, sink, attempt, worker, started_at, finished_at, outcome, error, trigger_info, resources) VALUES (@job, @flow, @key, @sink, @attempt, @worker, @started, @finished, @outcome, @error, @trigger, @resources)";
+
+    private static async Task InsertRunAsync(DbCommand insertRun, RunRecord run, CancellationToken ct)
+    {
+        Set(insertRun, ("job", run.JobId), ("flow", run.Flow), ("key", run.EntityKey), ("sink", run.Sink), ("attempt", run.Attempt), ("worker", run.Worker),
             ("started", run.StartedAt.ToUnixTimeMilliseconds()), ("finished", run.FinishedAt.ToUnixTimeMilliseconds()), ("outcome", run.Outcome), ("error", run.Error),
             ("trigger", run.TriggerJson), ("resources", run.ResourcesJson));
+        await insertRun.ExecuteNonQueryAsync(ct);
+    }
 
     public async Task RenewLeasesAsync(string owner, IReadOnlyCollection<long> jobIds, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
     {
