@@ -104,6 +104,46 @@ public sealed class PostgresEventStore : SqlStore
         return results;
     }
 
+    /// <summary>
+    /// Successful completions, the bulk of all work, go in one round trip: one statement per job marks it done only
+    /// if still ours and records its run (as lease-lost if not). Anything else takes the general path.
+    /// </summary>
+    public override async Task<IReadOnlyList<bool>> CompleteJobsAsync(IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken)
+    {
+        if (completions.Any(c => c.Outcome != JobOutcome.Done || c.OnlyIfLeaseExpiredBefore is not null))
+            return await base.CompleteJobsAsync(completions, cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var c in completions)
+        {
+            var r = c.Run;
+            var command = new NpgsqlBatchCommand("""
+                WITH done AS (UPDATE jobs SET status = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = $1
+                              WHERE id = $2 AND status = 'running' AND lease_owner = $3 RETURNING id),
+                     run AS (INSERT INTO runs (job_id, flow, entity_key, sink, attempt, worker, started_at, finished_at, outcome, error, trigger_info, resources)
+                             SELECT $2, $4, $5, $6, $7, $8, $9, $1,
+                                    CASE WHEN EXISTS (SELECT 1 FROM done) THEN $10 ELSE 'lease-lost' END,
+                                    CASE WHEN EXISTS (SELECT 1 FROM done) THEN $11 ELSE $12 END, $13, $14)
+                SELECT COUNT(*) FROM done
+                """);
+            AddParameters(command, r.FinishedAt.ToUnixTimeMilliseconds(), c.JobId, c.Owner, r.Flow, r.EntityKey, r.Sink, r.Attempt, r.Worker,
+                r.StartedAt.ToUnixTimeMilliseconds(), r.Outcome, Text(r.Error), Text($"lease lost before completion ({r.Outcome})"), r.TriggerJson, r.ResourcesJson);
+            batch.BatchCommands.Add(command);
+        }
+        var results = new bool[completions.Count];
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            for (var i = 0; i < completions.Count; i++)
+            {
+                if (await reader.ReadAsync(cancellationToken)) results[i] = reader.GetInt64(0) > 0;
+                await reader.NextResultAsync(cancellationToken);
+            }
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return results;
+    }
+
     private static NpgsqlBatchCommand RejectionCommand(DeliveryRecord d)
     {
         var command = new NpgsqlBatchCommand("INSERT INTO deliveries (at, source, delivery_id, status, outcome, reason, bytes, remote, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)");

@@ -214,7 +214,7 @@ public abstract partial class SqlStore : IEventStore
         return result;
     }
 
-    public async Task<IReadOnlyList<bool>> CompleteJobsAsync(IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken)
+    public virtual async Task<IReadOnlyList<bool>> CompleteJobsAsync(IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken)
     {
         var results = new bool[completions.Count];
         await using var scope = await BeginWriteAsync(cancellationToken);
