@@ -1,5 +1,4 @@
 using System.Text.Json;
-using EventSync.Connectors.Embeddings;
 using EventSync.Core.Configuration;
 using EventSync.Core.Sinks;
 using EventSync.Core.Storage;
@@ -11,7 +10,6 @@ namespace EventSync.Connectors.Vectors;
 public sealed class VectorService(EventSyncConfig config, IEventStore events, IVectorStore vectors, IReadOnlyDictionary<string, ISink> sinks, TimeProvider time) : IDisposable
 {
     private readonly VectorSearch _search = new(vectors);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string, int, string?), IEmbedder> _queryEmbedders = new();
 
     public IReadOnlyList<FlowOptions> VectorFlows => config.Flows.Where(f => sinks.TryGetValue(f.To, out var s) && s is VectorSink).ToList();
 
@@ -36,31 +34,12 @@ public sealed class VectorService(EventSyncConfig config, IEventStore events, IV
         var sink = Sink(flow);
         var index = (await vectors.ListIndexesAsync(flow.Name, false, ct)).FirstOrDefault(i => i.State == VectorIndexStates.Active)
                     ?? await sink.IndexAsync(flow.Name, time.GetUtcNow(), ct);
-        var embedded = await EmbedderFor(index, sink).EmbedAsync([query], ct);
+        // Queries are embedded like the index they search: until a reindex switches, that may be the previous model.
+        var embedder = sink.EmbedderFor(index) ?? throw new InvalidOperationException(
+            $"the active index of {flow.Name} was built with {index.Settings.EmbedderKind} {index.Settings.Model}/{index.Settings.Dimensions}, which the configuration no longer reaches; run `eventsync vectors reindex --flow {flow.Name}` to switch");
+        var embedded = await embedder.EmbedAsync([query], ct);
         var hits = await _search.SearchAsync(index, tenant, embedded[0], top, ct);
         return new SearchResult(flow.Name, tenant, index.Settings.Model, hits);
-    }
-
-    /// <summary>
-    /// Queries must be embedded like the index they search. Until a reindex switches, the active index may have
-    /// been built by a different model or size than the configured one, so its own settings decide.
-    /// </summary>
-    private IEmbedder EmbedderFor(VectorIndex index, VectorSink sink)
-    {
-        var s = index.Settings;
-        if (s.Model == sink.Embedder.Model && s.Dimensions == sink.Embedder.Dimensions) return sink.Embedder;
-        var key = (s.EmbedderKind, s.Model, s.Dimensions, s.BaseUrl);
-        return _queryEmbedders.GetOrAdd(key, _ => s.EmbedderKind switch
-        {
-            "local" => new LocalEmbedder(s.Dimensions),
-            "openai" when sink.Options.Embedder.Kind == EmbedderKind.OpenAi && s.BaseUrl == sink.Options.Embedder.BaseUrl?.ToString() =>
-                EmbedderFactory.Create(new EmbedderOptions
-                {
-                    Kind = EmbedderKind.OpenAi, BaseUrl = new Uri(s.BaseUrl!), Model = s.Model, Dimensions = s.Dimensions, ApiKey = sink.Options.Embedder.ApiKey,
-                    ApiKeyEnv = sink.Options.Embedder.ApiKeyEnv, BatchSize = sink.Options.Embedder.BatchSize, SendDimensions = sink.Options.Embedder.SendDimensions,
-                }),
-            _ => throw new InvalidOperationException($"the active index of {index.Flow} was built with {s.EmbedderKind} {s.Model}/{s.Dimensions} at {s.BaseUrl}, which the configuration no longer reaches; run `eventsync vectors reindex --flow {index.Flow}` to switch"),
-        });
     }
 
     public async Task<IReadOnlyList<VectorFlowStatus>> StatusAsync(string? tenant, CancellationToken ct)
@@ -156,7 +135,6 @@ public sealed class VectorService(EventSyncConfig config, IEventStore events, IV
     public void Dispose()
     {
         _search.Dispose();
-        foreach (var embedder in _queryEmbedders.Values.OfType<IDisposable>()) embedder.Dispose();
     }
 }
 

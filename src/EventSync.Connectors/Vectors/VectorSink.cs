@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using EventSync.Connectors.Embeddings;
 using EventSync.Connectors.Postgres;
 using EventSync.Core.Configuration;
 using EventSync.Core.Sinks;
@@ -26,6 +27,7 @@ public sealed class VectorSink : ISink, IAsyncDisposable
     private readonly NpgsqlDataSource _database;
     private readonly string _selectRow;
     private readonly WriteThroughTable? _writeThrough;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IndexTools?> _tools = new(StringComparer.Ordinal);
     private VectorIndex? _index;
 
     public VectorSink(SinkOptions options, IVectorStore store, IEmbedder embedder)
@@ -56,6 +58,10 @@ public sealed class VectorSink : ISink, IAsyncDisposable
     public async Task<SinkResult> DeliverAsync(SinkDelivery delivery, CancellationToken cancellationToken)
     {
         var index = await IndexAsync(delivery.Flow, delivery.Now, cancellationToken);
+        // While a reindex builds the new index, the active one (still searched) is kept fresh too.
+        var active = index.State == VectorIndexStates.Building
+            ? (await _store.ListIndexesAsync(delivery.Flow, false, cancellationToken)).FirstOrDefault(i => i.State == VectorIndexStates.Active && i.Id != index.Id)
+            : null;
         string? rowJson;
         try
         {
@@ -69,8 +75,43 @@ public sealed class VectorSink : ISink, IAsyncDisposable
         {
             return SinkResult.Permanent($"reading {_vectors.Table} failed: {ex.MessageText} (check sinks.{Name}.table, key and the database role's SELECT right)");
         }
-        return await SyncAsync(index, delivery.EntityKey, rowJson, delivery.Now, cancellationToken);
+        var result = await SyncAsync(index, delivery.EntityKey, rowJson, delivery.Now, cancellationToken);
+        if (active is null || result.Status != SinkStatus.Succeeded || ToolsFor(active) is null) return result;
+        var old = await SyncAsync(active, delivery.EntityKey, rowJson, delivery.Now, cancellationToken);
+        return old.Status == SinkStatus.Succeeded ? result with { Resources = [.. result.Resources ?? [], .. (old.Resources ?? []).Select(r => "active index: " + r)] } : old;
     }
+
+    /// <summary>
+    /// How an index's vectors are made: its own embedder, template and chunking (which may be the previous
+    /// configuration until a reindex switches). Null when the configuration can no longer reach its embedder.
+    /// </summary>
+    public IEmbedder? EmbedderFor(VectorIndex index) => ToolsFor(index)?.Embedder;
+
+    private IndexTools? ToolsFor(VectorIndex index)
+    {
+        var s = index.Settings;
+        if (s.Fingerprint == Settings.Fingerprint) return new IndexTools(_embedder, _template, _chunker);
+        return _tools.GetOrAdd(s.Fingerprint, IndexTools? (_) =>
+        {
+            IEmbedder? embedder = s.EmbedderKind switch
+            {
+                _ when s.Model == _embedder.Model && s.Dimensions == _embedder.Dimensions && s.BaseUrl == _vectors.Embedder.BaseUrl?.ToString() => _embedder,
+                "local" => new LocalEmbedder(s.Dimensions),
+                "openai" when _vectors.Embedder.Kind == EmbedderKind.OpenAi && s.BaseUrl == _vectors.Embedder.BaseUrl?.ToString() =>
+                    EmbedderFactory.Create(new EmbedderOptions
+                    {
+                        Kind = EmbedderKind.OpenAi, BaseUrl = new Uri(s.BaseUrl!), Model = s.Model, Dimensions = s.Dimensions, ApiKey = _vectors.Embedder.ApiKey,
+                        ApiKeyEnv = _vectors.Embedder.ApiKeyEnv, BatchSize = _vectors.Embedder.BatchSize, SendDimensions = _vectors.Embedder.SendDimensions,
+                    }),
+                _ => null,
+            };
+            var chunking = s.Chunking.Split(':', '/');
+            var chunker = chunking.Length == 3 && int.TryParse(chunking[1], out var size) && int.TryParse(chunking[2], out var overlap) ? new TextChunker(size, overlap) : _chunker;
+            return embedder is null || !TextTemplate.TryParse(s.Template, out var template, out _) ? null : new IndexTools(embedder, template!, chunker);
+        });
+    }
+
+    private sealed record IndexTools(IEmbedder Embedder, TextTemplate Template, TextChunker Chunker);
 
     /// <summary>Brings one entity of <paramref name="index"/> to the row's state (null row: delete). Shared by jobs, reindex and reconcile.</summary>
     public async Task<SinkResult> SyncAsync(VectorIndex index, string entityKey, string? rowJson, DateTimeOffset now, CancellationToken cancellationToken)
@@ -80,6 +121,7 @@ public sealed class VectorSink : ISink, IAsyncDisposable
             var deleted = await DeleteAsync(index, entityKey, now, cancellationToken);
             return SinkResult.Success(deleted ? $"deleted vectors of {entityKey} (row gone)" : $"{entityKey}: row absent, nothing indexed");
         }
+        var tools = ToolsFor(index) ?? throw new InvalidOperationException($"index {index.Id} was built with {index.Settings.EmbedderKind} {index.Settings.Model}, which the configuration no longer reaches");
         using var row = JsonDocument.Parse(rowJson);
         var tenant = TenantOf(row.RootElement);
         if (tenant is null)
@@ -87,12 +129,12 @@ public sealed class VectorSink : ISink, IAsyncDisposable
             await DeleteAsync(index, entityKey, now, cancellationToken);
             return SinkResult.Success($"{entityKey}: no {_vectors.TenantColumn}, not indexed");
         }
-        var text = _template.Render(row.RootElement);
+        var text = tools.Template.Render(row.RootElement);
         var hash = ContentHash(index.Settings, text);
         var existing = await _store.GetRowAsync(index.Id, entityKey, cancellationToken);
         if (existing is not null && existing.ContentHash == hash && existing.Tenant == tenant)
             return SinkResult.Success($"{entityKey}: unchanged, 0 embedding calls");
-        var pieces = _chunker.Split(text);
+        var pieces = tools.Chunker.Split(text);
         if (pieces.Count == 0)
         {
             await DeleteAsync(index, entityKey, now, cancellationToken);
@@ -101,7 +143,7 @@ public sealed class VectorSink : ISink, IAsyncDisposable
         IReadOnlyList<float[]> vectors;
         try
         {
-            vectors = await EmbedAsync(pieces, cancellationToken);
+            vectors = await EmbedAsync(tools.Embedder, pieces, cancellationToken);
         }
         catch (EmbeddingThrottledException ex)
         {
@@ -190,11 +232,11 @@ public sealed class VectorSink : ISink, IAsyncDisposable
     public string ContentHash(VectorIndexSettings settings, string text) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(settings.Fingerprint + "\n" + text)));
 
-    private async Task<IReadOnlyList<float[]>> EmbedAsync(IReadOnlyList<string> pieces, CancellationToken ct)
+    private static async Task<IReadOnlyList<float[]>> EmbedAsync(IEmbedder embedder, IReadOnlyList<string> pieces, CancellationToken ct)
     {
         var result = new List<float[]>(pieces.Count);
-        foreach (var batch in pieces.Chunk(Math.Max(_embedder.BatchSize, 1)))
-            result.AddRange(await _embedder.EmbedAsync(batch, ct));
+        foreach (var batch in pieces.Chunk(Math.Max(embedder.BatchSize, 1)))
+            result.AddRange(await embedder.EmbedAsync(batch, ct));
         return result;
     }
 
@@ -202,5 +244,6 @@ public sealed class VectorSink : ISink, IAsyncDisposable
     {
         await _database.DisposeAsync();
         if (_embedder is IDisposable d) d.Dispose();
+        foreach (var other in _tools.Values.Select(t => t?.Embedder).OfType<IDisposable>().Where(e => !ReferenceEquals(e, _embedder))) other.Dispose();
     }
 }

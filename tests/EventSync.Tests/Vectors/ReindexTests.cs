@@ -1,5 +1,12 @@
 using System.Text.Json;
 using EventSync.Cli;
+using EventSync.Connectors;
+using EventSync.Core.Configuration;
+using EventSync.Core.Sinks;
+using EventSync.Core.Storage;
+using EventSync.Core.Vectors;
+using EventSync.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
 using EventSync.Tests.Infrastructure;
 
 namespace EventSync.Tests.Vectors;
@@ -44,6 +51,25 @@ public sealed class ReindexTests : IAsyncLifetime
         return doc.RootElement.Clone();
     }
 
+    /// <summary>Runs one job for <paramref name="entity"/> through the configured sink, as a worker would.</summary>
+    private static async Task<SinkResult> DeliverAsync(string configPath, string entity)
+    {
+        var (config, problems) = ConfigLoader.TryLoad(configPath, new Dictionary<string, string?>());
+        Assert.Empty(problems);
+        await using var store = EventStoreFactory.Open(config!.Store);
+        var sinks = SinkFactory.Create(config, NullLoggerFactory.Instance, (IVectorStore)store);
+        try
+        {
+            var now = DateTimeOffset.UtcNow;
+            var trigger = new StoredEvent(1, "app", "test", "UPDATE", entity, now, "{}", []);
+            return await sinks["index"].DeliverAsync(new SinkDelivery("projects", entity, 0, 1, "msg_1_projects", [trigger], now), CancellationToken.None);
+        }
+        finally
+        {
+            foreach (var sink in sinks.Values.OfType<IAsyncDisposable>()) await sink.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task Reconcile_repairs_drift_and_reindex_switches_models_without_interrupting_search()
     {
@@ -66,6 +92,13 @@ public sealed class ReindexTests : IAsyncLifetime
         Assert.True(status.GetProperty("settingsChanged").GetBoolean());
         Assert.Equal(256, status.GetProperty("dimensions").GetInt32());
 
+        // A live change while the new index is being built reaches both: the one searched now and the one to come.
+        await _db.ExecAsync("UPDATE projects SET description = 'Hydrogen electrolyser pilot' WHERE id = 6");
+        var delivered = await DeliverAsync(v2, "6");
+        Assert.Equal(SinkStatus.Succeeded, delivered.Status);
+        Assert.Contains(delivered.Resources!, r => r.StartsWith("active index:", StringComparison.Ordinal));
+        Assert.Equal("6", (await RunJsonAsync("search", "hydrogen electrolyser", "--tenant", "acme", "-c", v2)).GetProperty("hits")[0].GetProperty("entityKey").GetString());
+
         using var stop = new CancellationTokenSource();
         var searches = Task.Run(async () =>
         {
@@ -81,7 +114,8 @@ public sealed class ReindexTests : IAsyncLifetime
         await stop.CancelAsync();
         Assert.True(await searches > 0);
         Assert.True(reindex.GetProperty("switched").GetBoolean());
-        Assert.Equal(59, reindex.GetProperty("added").GetInt32());
+        Assert.Equal(58, reindex.GetProperty("added").GetInt32());
+        Assert.Equal(1, reindex.GetProperty("unchanged").GetInt32()); // row 6, embedded into the new index by the live change
 
         var after = (await RunJsonAsync("vectors", "status", "-c", v2))[0];
         Assert.Equal(128, after.GetProperty("dimensions").GetInt32());
