@@ -102,12 +102,23 @@ public sealed class VectorSearch(IVectorStore store) : IDisposable
             var scores = new float[rows];
             var span = s.Matrix.AsSpan();
             for (var r = 0; r < rows; r++) scores[r] = TensorPrimitives.Dot(span.Slice(r * dimensions, dimensions), query);
-            // Best chunk per entity, then the top entities.
-            var best = new Dictionary<string, int>(StringComparer.Ordinal);
-            for (var r = 0; r < rows; r++)
-                if (!best.TryGetValue(s.Keys[r], out var b) || scores[r] > scores[b]) best[s.Keys[r]] = r;
-            return best.Values.OrderByDescending(r => scores[r]).ThenBy(r => s.Keys[r], StringComparer.Ordinal).Take(top)
-                .Select(r => new SearchHit(s.Keys[r], s.Chunks[r], scores[r], s.Contents[r])).ToList();
+            // The best rows through a bounded heap (no per-search allocation over the whole tenant), then the best
+            // chunk per entity; widened when chunks of the same entities crowd the candidates.
+            for (var candidates = top * 4; ; candidates *= 4)
+            {
+                var heap = new PriorityQueue<int, float>(Math.Min(candidates, rows) + 1);
+                for (var r = 0; r < rows; r++)
+                {
+                    if (heap.Count < candidates) heap.Enqueue(r, scores[r]);
+                    else if (scores[r] > scores[heap.Peek()]) heap.EnqueueDequeue(r, scores[r]);
+                }
+                var best = new Dictionary<string, int>(StringComparer.Ordinal);
+                foreach (var (r, _) in heap.UnorderedItems)
+                    if (!best.TryGetValue(s.Keys[r], out var b) || scores[r] > scores[b]) best[s.Keys[r]] = r;
+                if (best.Count >= top || candidates >= rows)
+                    return best.Values.OrderByDescending(r => scores[r]).ThenBy(r => s.Keys[r], StringComparer.Ordinal).Take(top)
+                        .Select(r => new SearchHit(s.Keys[r], s.Chunks[r], scores[r], s.Contents[r])).ToList();
+            }
         }
 
         public void Dispose() => _refresh.Dispose();
