@@ -14,7 +14,7 @@ public sealed partial class ConfigLoader
 {
     public const string DefaultPath = "eventsync.yaml";
     public const string EnvironmentPrefix = "EVENTSYNC_";
-    private static readonly string[] TopLevelKeys = ["store", "server", "sources", "sinks", "flows", "workers", "retention"];
+    private static readonly string[] TopLevelKeys = ["store", "server", "connections", "collections", "sources", "sinks", "flows", "workers", "retention"];
 
     private readonly List<ConfigProblem> _problems = [];
     private readonly IReadOnlyDictionary<string, string?> _environment;
@@ -138,6 +138,8 @@ public sealed partial class ConfigLoader
             Problem(top.NodeOf("store"), "store", storeError, "write sqlite:./eventsync.db or postgres:Host=...;Database=...;Username=...");
 
         var server = BindServer(top.Map("server"));
+        _connections = BindNamed(top.Map("connections"), "connections", BindConnection);
+        var collections = BindNamed(top.Map("collections"), "collections", BindCollection).Values.ToList();
         var sources = BindNamed(top.Map("sources"), "sources", BindSource);
         var sinks = BindNamed(top.Map("sinks"), "sinks", BindSink);
         var flows = new List<FlowOptions>();
@@ -152,6 +154,7 @@ public sealed partial class ConfigLoader
         var workers = BindWorkers(top.Map("workers"));
         var retention = BindRetention(top.Map("retention"));
         top.ReportUnknownKeys();
+        CheckConnectorReferences(sources, sinks, flows, collections);
 
         if (server is not null && server.AdminToken is null)
         {
@@ -164,7 +167,7 @@ public sealed partial class ConfigLoader
         return new EventSyncConfig
         {
             Store = store!, Server = server!, Sources = sources, Sinks = sinks, Flows = flows,
-            Workers = workers!, Retention = retention!, Origin = _file,
+            Workers = workers!, Retention = retention!, Origin = _file, Connections = _connections, Collections = collections,
         };
     }
 
@@ -250,9 +253,11 @@ public sealed partial class ConfigLoader
         if (kind == SourceKind.Notion && verificationToken is not null && !verificationToken.StartsWith("secret_", StringComparison.Ordinal))
             Problem(m.NodeOf("verificationToken"), m.Path + ".verificationToken", "a Notion verification token starts with 'secret_'", "paste the token shown by `eventsync sources` after Notion's handshake");
         var capture = kind == SourceKind.Postgres ? BindCapture(m) : Ignore<PostgresCaptureOptions>(m, null, "connection", "table", "outboxSchema", "pollInterval");
+        var connection = m.String("connection");
         if (kind is null) return null;
         return new SourceOptions
         {
+            Connection = connection,
             Name = name, Kind = kind.Value, Secret = secret, VerificationToken = verificationToken, SharedSecret = sharedSecret,
             SecretHeader = header, MaxBodyBytes = maxBody, TimestampTolerance = tolerance, RateLimit = rateLimit, Capture = capture,
         };
@@ -300,9 +305,13 @@ public sealed partial class ConfigLoader
 
     private SinkOptions? BindSink(MapReader m, string name)
     {
-        const string sinkKinds = "use one of: webhook, log, noop, vectors";
+        const string sinkKinds = "use one of: webhook, log, noop, vectors, github, notion, website, github-dispatch";
         var kindText = m.String("kind", required: true, fix: sinkKinds);
-        SinkKind? kind = kindText switch { "webhook" => SinkKind.Webhook, "log" => SinkKind.Log, "noop" => SinkKind.Noop, "vectors" => SinkKind.Vectors, _ => null };
+        SinkKind? kind = kindText switch
+        {
+            "webhook" => SinkKind.Webhook, "log" => SinkKind.Log, "noop" => SinkKind.Noop, "vectors" => SinkKind.Vectors,
+            "github" => SinkKind.GitHub, "notion" => SinkKind.Notion, "website" => SinkKind.Website, "github-dispatch" => SinkKind.GitHubDispatch, _ => null,
+        };
         if (kindText is not null && kind is null)
             Problem(m.NodeOf("kind"), m.Path + ".kind", $"unknown sink kind '{kindText}'", sinkKinds);
         var defaults = new SinkOptions { Name = name, Kind = SinkKind.Log };
@@ -318,8 +327,13 @@ public sealed partial class ConfigLoader
         if (timeout <= TimeSpan.Zero)
             Problem(m.NodeOf("timeout"), m.Path + ".timeout", "the timeout must be positive", "write e.g. timeout: 30s");
         var vectors = kind == SinkKind.Vectors ? BindVectors(m) : Ignore<VectorSinkOptions>(m, null, "database", "table", "key", "tenantColumn", "template", "chunk", "embedder", "writeThrough");
+        var isConnector = kind is SinkKind.GitHub or SinkKind.Notion or SinkKind.Website or SinkKind.GitHubDispatch;
+        var connection = isConnector ? m.String("connection", required: true, fix: "name the connection this sink writes to, e.g. connection: github") : Ignore<string>(m, null, "connection");
+        var eventType = kind == SinkKind.GitHubDispatch ? m.String("eventType", required: true, fix: "set eventType: notion-webhook (what the workflow's repository_dispatch types list)") : Ignore<string>(m, null, "eventType");
+        if (eventType is { Length: > 100 })
+            Problem(m.NodeOf("eventType"), m.Path + ".eventType", "GitHub limits event_type to 100 characters", "use a shorter event type");
         if (kind is null) return null;
-        return new SinkOptions { Name = name, Kind = kind.Value, Url = url, Secret = secret, Concurrency = concurrency, Timeout = timeout, Vectors = vectors };
+        return new SinkOptions { Name = name, Kind = kind.Value, Url = url, Secret = secret, Concurrency = concurrency, Timeout = timeout, Vectors = vectors, Connection = connection, EventType = eventType };
     }
 
     private VectorSinkOptions? BindVectors(MapReader m)
@@ -415,9 +429,23 @@ public sealed partial class ConfigLoader
             retry = new RetryOptions { Schedule = r.Has("schedule") ? schedule : retry.Schedule, Jitter = jitter };
             r.ReportUnknownKeys();
         }
+        var branches = m.StringOrList("branches") ?? [];
+        var paths = m.StringOrList("paths") ?? [];
+        if (m.Has("ignorePaths"))
+            Problem(m.NodeOf("ignorePaths"), path + ".ignorePaths", "only include filters are supported", "list the paths to sync under paths: (GitHub itself rejects paths together with paths-ignore)");
+        foreach (var glob in paths.Where(p => p.StartsWith('/') || p.Contains("..", StringComparison.Ordinal)))
+            Problem(m.NodeOf("paths"), path + ".paths", $"'{glob}' is not a relative glob", "write globs relative to the repository root, e.g. docs/** or *.md");
+        var preferText = m.String("prefer") ?? "newest";
+        ConflictPreference? prefer = preferText switch { "newest" => ConflictPreference.Newest, "github" => ConflictPreference.GitHub, "notion" => ConflictPreference.Notion, "website" => ConflictPreference.Website, _ => null };
+        if (prefer is null)
+            Problem(m.NodeOf("prefer"), path + ".prefer", $"'{preferText}' is not a conflict preference", "write prefer: newest, github, notion or website");
         m.ReportUnknownKeys();
         if (name is null || from is null || to is null) return null;
-        return new FlowOptions { Name = name, From = from, To = to, Events = events, Key = key, Settle = settle, MaxWait = maxWait, Retry = retry };
+        return new FlowOptions
+        {
+            Name = name, From = from, To = to, Events = events, Key = key, Settle = settle, MaxWait = maxWait, Retry = retry,
+            Branches = branches, Paths = paths, Prefer = prefer ?? ConflictPreference.Newest,
+        };
     }
 
     private WorkerOptions? BindWorkers(MapReader? m)

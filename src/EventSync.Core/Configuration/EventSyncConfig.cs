@@ -10,6 +10,9 @@ public sealed class EventSyncConfig
     public required IReadOnlyList<FlowOptions> Flows { get; init; }
     public required WorkerOptions Workers { get; init; }
     public required RetentionOptions Retention { get; init; }
+    public IReadOnlyDictionary<string, ConnectionOptions> Connections { get; init; } = new Dictionary<string, ConnectionOptions>();
+    /// <summary>Document collections in match order: a repository path belongs to the first whose glob matches.</summary>
+    public IReadOnlyList<CollectionOptions> Collections { get; init; } = [];
 
     /// <summary>Where the configuration came from (a file path, or "defaults").</summary>
     public string Origin { get; init; } = "defaults";
@@ -80,6 +83,8 @@ public sealed class SourceOptions
     public TimeSpan TimestampTolerance { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>postgres: the database whose outbox this source drains.</summary>
     public PostgresCaptureOptions? Capture { get; init; }
+    /// <summary>The connection whose API holds what this source's events are about (github, notion, website).</summary>
+    public string? Connection { get; init; }
 }
 
 /// <summary>A table captured through the transactional outbox that `eventsync pg install` puts in the user's database.</summary>
@@ -102,7 +107,7 @@ public sealed class RateLimitOptions
     public int Burst { get; init; } = 4000;
 }
 
-public enum SinkKind { Webhook, Log, Noop, Vectors }
+public enum SinkKind { Webhook, Log, Noop, Vectors, GitHub, Notion, Website, GitHubDispatch }
 
 public sealed class SinkOptions
 {
@@ -115,6 +120,10 @@ public sealed class SinkOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>vectors: what to embed and where to read it.</summary>
     public VectorSinkOptions? Vectors { get; init; }
+    /// <summary>github, notion, website, github-dispatch: the connection written to.</summary>
+    public string? Connection { get; init; }
+    /// <summary>github-dispatch: the repository_dispatch event_type sent (e.g. notion-webhook).</summary>
+    public string? EventType { get; init; }
 }
 
 /// <summary>Keeps a tenant-partitioned embedding index of a PostgreSQL table fresh; rows are re-read by key at run time.</summary>
@@ -162,6 +171,12 @@ public sealed class FlowOptions
     /// <summary>A debounced job runs no later than this after its first event.</summary>
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMinutes(5);
     public RetryOptions Retry { get; init; } = new();
+    /// <summary>github sources: the branches whose pushes this flow takes (empty = all).</summary>
+    public IReadOnlyList<string> Branches { get; init; } = [];
+    /// <summary>github sources: path globs a change must touch (empty = all); files outside them are not synced.</summary>
+    public IReadOnlyList<string> Paths { get; init; } = [];
+    /// <summary>Which side wins when both changed the same field since the last sync; the loser is kept as a conflict record.</summary>
+    public ConflictPreference Prefer { get; init; } = ConflictPreference.Newest;
 }
 
 public sealed class RetryOptions

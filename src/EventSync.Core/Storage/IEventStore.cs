@@ -5,7 +5,7 @@ namespace EventSync.Core.Storage;
 /// source state and cursors. Two real implementations: SQLite and PostgreSQL. Times come from the caller's
 /// TimeProvider, never from the database clock, so engine logic is testable without waiting.
 /// </summary>
-public interface IEventStore : IAsyncDisposable
+public interface IEventStore : ISyncStateStore, IAsyncDisposable
 {
     /// <summary>Where the data lives, safe to print (no passwords).</summary>
     string Description { get; }

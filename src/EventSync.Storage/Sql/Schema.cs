@@ -68,6 +68,19 @@ internal static class Schema
         DROP INDEX jobs_status;
         CREATE INDEX jobs_status ON jobs (status, updated_at) WHERE status <> 'pending'
         """,
+        // 4: document sync: links by document (one per system), agreed versions per pair of systems, conflict records
+        """
+        DROP TABLE links;
+        CREATE TABLE doc_links (
+            doc_id text NOT NULL, system text NOT NULL, external_id text NOT NULL, updated_at bigint NOT NULL, PRIMARY KEY (doc_id, system));
+        CREATE UNIQUE INDEX doc_links_external ON doc_links (system, external_id);
+        CREATE TABLE doc_bases (doc_id text NOT NULL, pair text NOT NULL, snapshot text NOT NULL, updated_at bigint NOT NULL, PRIMARY KEY (doc_id, pair));
+        CREATE TABLE conflicts (
+            id {id}, doc_id text NOT NULL, field text NOT NULL, flow text NOT NULL, job_id bigint NOT NULL, source_system text NOT NULL,
+            target_system text NOT NULL, base_value text, source_value text, target_value text, winner text NOT NULL, policy text NOT NULL,
+            status text NOT NULL, created_at bigint NOT NULL, resolved_at bigint, resolution text);
+        CREATE INDEX conflicts_status ON conflicts (status, id)
+        """,
     ];
 
     public const string MigrationsTable =
