@@ -42,6 +42,7 @@ public sealed class AdminOperations(IEventStore store, EventSyncConfig config, T
         SourceKind.Notion => "notion",
         SourceKind.Supabase => "supabase",
         SourceKind.Postgres => "postgres",
+        SourceKind.Website => "website",
         _ => "standard-webhooks",
     };
 

@@ -219,7 +219,7 @@ public sealed partial class ConfigLoader
 
     private SourceOptions? BindSource(MapReader m, string name)
     {
-        const string sourceKinds = "use one of: github, notion, supabase, standard-webhooks, postgres";
+        const string sourceKinds = "use one of: github, notion, supabase, standard-webhooks, postgres, website";
         var kindText = m.String("kind", required: true, fix: sourceKinds);
         SourceKind? kind = kindText switch
         {
@@ -228,6 +228,7 @@ public sealed partial class ConfigLoader
             "supabase" => SourceKind.Supabase,
             "standard-webhooks" => SourceKind.StandardWebhooks,
             "postgres" => SourceKind.Postgres,
+            "website" => SourceKind.Website,
             null => null,
             _ => null,
         };
@@ -248,7 +249,9 @@ public sealed partial class ConfigLoader
             rateLimit = new RateLimitOptions { PerSecond = rl.Int("perSecond", rateLimit.PerSecond, 0, 1_000_000), Burst = rl.Int("burst", rateLimit.Burst, 1, 10_000_000) };
             rl.ReportUnknownKeys();
         }
-        if (kind == SourceKind.StandardWebhooks && secret is not null && StandardWebhookSecret(secret) is null)
+        if (kind == SourceKind.Website && secret is null && sharedSecret is null)
+            Problem(m.Node, m.Path, "a website source needs secret (Standard Webhooks, whsec_...) or sharedSecret (sent as Authorization: Bearer ...)", "add secret: ${WEBSITE_WEBHOOK_SECRET}");
+        if (kind is SourceKind.StandardWebhooks or SourceKind.Website && secret is not null && StandardWebhookSecret(secret) is null)
             Problem(m.NodeOf("secret"), m.Path + ".secret", "the secret is not a whsec_ base64 key of 24 to 64 bytes", "copy the secret exactly as the sender shows it (whsec_...)");
         if (kind == SourceKind.Notion && verificationToken is not null && !verificationToken.StartsWith("secret_", StringComparison.Ordinal))
             Problem(m.NodeOf("verificationToken"), m.Path + ".verificationToken", "a Notion verification token starts with 'secret_'", "paste the token shown by `eventsync sources` after Notion's handshake");

@@ -61,7 +61,7 @@ public sealed class ServerOptions
     public int IngestBatchSize { get; init; } = 512;
 }
 
-public enum SourceKind { GitHub, Notion, Supabase, StandardWebhooks, Postgres }
+public enum SourceKind { GitHub, Notion, Supabase, StandardWebhooks, Postgres, Website }
 
 public sealed class SourceOptions
 {

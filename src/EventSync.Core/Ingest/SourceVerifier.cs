@@ -23,6 +23,7 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
         SourceKind.Notion => VerifyNotion(request),
         SourceKind.StandardWebhooks => VerifyStandardWebhooks(request),
         SourceKind.Supabase => VerifySupabase(request),
+        SourceKind.Website => VerifyWebsite(request),
         SourceKind.Postgres => new IngestDecision.Reject(404, "not_a_webhook_source", $"source '{Options.Name}' captures a PostgreSQL outbox and receives no webhooks; use a supabase source for database webhooks"),
         _ => new IngestDecision.Reject(500, "unsupported_source", "this source kind is not supported"),
     };
@@ -104,13 +105,7 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
     private IngestDecision VerifySupabase(IncomingRequest request)
     {
         if (!request.IsJson) return UnsupportedMediaType(request, "application/json");
-        var presented = request.Header(Options.SecretHeader);
-        if (presented is not null && Options.SecretHeader.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
-            presented = presented.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? presented[7..].Trim() : null;
-        if (presented is null)
-            return new IngestDecision.Reject(401, "missing_secret", $"missing shared secret: send '{(Options.SecretHeader.Equals("Authorization", StringComparison.OrdinalIgnoreCase) ? "Authorization: Bearer <secret>" : Options.SecretHeader + ": <secret>")}' in the database webhook's headers");
-        if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(Options.SharedSecret!))))
-            return new IngestDecision.Reject(401, "invalid_secret", $"the shared secret does not match sources.{Options.Name}.sharedSecret");
+        if (CheckSharedSecret(request, "the database webhook's headers") is { } rejected) return rejected;
         var payload = request.Body.ToArray();
         if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, null);
         var type = StringProperty(root, "type");
@@ -118,6 +113,47 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
             return new IngestDecision.Reject(400, "invalid_event", "a Supabase database webhook must have type INSERT, UPDATE or DELETE and string 'table' and 'schema' fields");
         // Database webhooks carry no delivery id; identical bodies describe the same change, so the body hash is the key.
         var id = request.Header("webhook-id") ?? request.Header("X-Delivery-Id") ?? Convert.ToHexStringLower(SHA256.HashData(payload));
+        return new IngestDecision.Accept(id, id, type, payload) { Root = root };
+    }
+
+    private IngestDecision.Reject? CheckSharedSecret(IncomingRequest request, string where)
+    {
+        var bearer = Options.SecretHeader.Equals("Authorization", StringComparison.OrdinalIgnoreCase);
+        var presented = request.Header(Options.SecretHeader);
+        if (presented is not null && bearer)
+            presented = presented.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? presented[7..].Trim() : null;
+        if (presented is null)
+            return new IngestDecision.Reject(401, "missing_secret", $"missing shared secret: send '{(bearer ? "Authorization: Bearer <secret>" : Options.SecretHeader + ": <secret>")}' in {where}");
+        if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(Options.SharedSecret!))))
+            return new IngestDecision.Reject(401, "invalid_secret", $"the shared secret does not match sources.{Options.Name}.sharedSecret");
+        return null;
+    }
+
+    /// <summary>
+    /// A website's change notice, in the repository_dispatch shape: {"event_type", "client_payload": {resource, id, action}}.
+    /// Signed per Standard Webhooks when the source has a whsec_ secret, else a shared bearer secret.
+    /// </summary>
+    private IngestDecision VerifyWebsite(IncomingRequest request)
+    {
+        if (!request.IsJson) return UnsupportedMediaType(request, "application/json");
+        string id;
+        if (Options.Secret is not null)
+        {
+            if (VerifyStandardWebhooks(request) is IngestDecision.Reject signed) return signed;
+            id = request.Header("webhook-id")!;
+        }
+        else
+        {
+            if (CheckSharedSecret(request, "the website's request headers") is { } rejected) return rejected;
+            // Without a delivery id two identical notices are two edits, so each gets its own key.
+            id = request.Header("Idempotency-Key") ?? request.Header("X-Request-Id") ?? "website-" + Guid.NewGuid().ToString("n");
+        }
+        var payload = request.Body.ToArray();
+        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, id);
+        var type = StringProperty(root, "event_type");
+        if (type is null || !root.TryGetProperty("client_payload", out var cp) || cp.ValueKind != JsonValueKind.Object
+            || StringProperty(cp, "resource") is null || StringProperty(cp, "id") is null)
+            return new IngestDecision.Reject(400, "invalid_event", "a website event must look like {\"event_type\":\"website-update\",\"client_payload\":{\"resource\":\"agent\",\"id\":\"agent-123\",\"action\":\"updated\"}}", id);
         return new IngestDecision.Accept(id, id, type, payload) { Root = root };
     }
 

@@ -22,11 +22,19 @@ public sealed class FlowRouter
         List<JobRequest>? jobs = null;
         foreach (var (flow, key) in flows)
         {
-            if (!Matches(flow.Events, eventType)) continue;
+            if (!Matches(flow.Events, eventType) || !OnBranch(flow, payload)) continue;
             var entity = key.Evaluate(payload) ?? "delivery:" + deliveryId;
             (jobs ??= []).Add(new JobRequest(flow.Name, entity.Length > 512 ? entity[..512] : entity, flow.To, flow.Settle, flow.MaxWait));
         }
         return (IReadOnlyList<JobRequest>?)jobs ?? [];
+    }
+
+    /// <summary>A flow with branches takes pushes to those branches only; events without a ref (releases, dispatches) pass.</summary>
+    private static bool OnBranch(FlowOptions flow, JsonElement payload)
+    {
+        if (flow.Branches.Count == 0 || payload.ValueKind != JsonValueKind.Object || !payload.TryGetProperty("ref", out var r) || r.ValueKind != JsonValueKind.String) return true;
+        var name = r.GetString()!;
+        return name.StartsWith("refs/heads/", StringComparison.Ordinal) && flow.Branches.Contains(name["refs/heads/".Length..]);
     }
 
     /// <summary>"*" matches all; "release" matches "release" and "release.published"; "page.*" matches "page.created".</summary>

@@ -52,3 +52,17 @@ public sealed class CaptureService(EventSyncConfig config, IEventStore store, Fl
         Task.WhenAll(config.Sources.Values.Where(s => s.Capture is not null)
             .Select(s => new OutboxCapture(s, store, router, signal, time, loggers.CreateLogger("EventSync.Capture." + s.Name)).RunAsync(stoppingToken)));
 }
+
+/// <summary>Runs the reconciliation poller of each notion source that names a connection (webhooks are only hints).</summary>
+public sealed class ReconcileService(EventSyncConfig config, IEventStore store, FlowRouter router, WorkSignal signal, TimeProvider time, ILoggerFactory loggers) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Reconcilers(config, store, router, signal, time, loggers).Select(r => r.RunAsync(config.Collections, stoppingToken)));
+
+    public static IEnumerable<NotionReconciler> Reconcilers(EventSyncConfig config, IEventStore store, FlowRouter router, WorkSignal signal, TimeProvider time, ILoggerFactory loggers) =>
+        config.Sources.Values
+            .Where(s => s.Kind == SourceKind.Notion && s.Connection is not null && config.Connections.TryGetValue(s.Connection, out var c) && c.Kind == ConnectionKind.Notion)
+            .Select(s => new NotionReconciler(s, config.Connections[s.Connection!],
+                DocumentSystems.NotionClientFor(config.Connections[s.Connection!], new HttpClient { Timeout = TimeSpan.FromSeconds(60) }, time),
+                store, router, signal, time, loggers.CreateLogger("EventSync.Reconcile." + s.Name)));
+}

@@ -67,13 +67,14 @@ public static class EventSyncServer
         services.AddSingleton(sp => new AdminOperations(store, config, time));
         var vectors = store as IVectorStore ?? throw new InvalidOperationException($"{store.Description} does not hold vector indexes");
         services.AddSingleton(vectors);
-        services.AddSingleton(sp => SinkFactory.Create(config, sp.GetRequiredService<ILoggerFactory>(), vectors));
+        services.AddSingleton(sp => SinkFactory.Create(config, sp.GetRequiredService<ILoggerFactory>(), vectors, store, time));
         services.AddSingleton(sp => new VectorService(config, store, vectors, sp.GetRequiredService<IReadOnlyDictionary<string, Core.Sinks.ISink>>(), time));
         services.AddSingleton(sp => new JobDispatcher(store, sp.GetRequiredService<IReadOnlyDictionary<string, Core.Sinks.ISink>>(), config, time,
             sp.GetRequiredService<WorkSignal>(), sp.GetRequiredService<ILogger<JobDispatcher>>(), options.WorkerId));
         if (options.RunWorkers) services.AddHostedService<DispatcherService>();
         services.AddHostedService<RetentionService>();
         if (options.RunWorkers && config.Sources.Values.Any(src => src.Capture is not null)) services.AddHostedService<CaptureService>();
+        if (options.RunWorkers && config.Sources.Values.Any(src => src.Kind == SourceKind.Notion && src.Connection is not null)) services.AddHostedService<ReconcileService>();
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("EventSync");
