@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using EventSync.Emulators.Website;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EventSync.Tests.Website;
 
@@ -131,5 +132,28 @@ public sealed class WebsiteEmulatorTests : IAsyncLifetime
         Assert.Equal(201, entry.Status);
         Assert.Equal("test", entry.Headers["X-Source"]);
         Assert.DoesNotContain(entry.Headers, h => h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || h.Value.Contains(ApiKey, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_token_bucket_refills_with_the_injected_clock()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        await using var site = await WebsiteApiEmulator.StartAsync(new WebsiteEmulatorOptions { ApiKey = ApiKey, Time = time, RateLimitBurst = 2, RateLimitPerSecond = 0.5 });
+        async Task<HttpResponseMessage> Get()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(site.BaseUrl, "api/agents"));
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
+            return await _http.SendAsync(request);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await Get()).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Get()).StatusCode);
+        var limited = await Get();
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(2), limited.Headers.RetryAfter?.Delta);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(HttpStatusCode.OK, (await Get()).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await Get()).StatusCode);
+        Assert.Equal(2, site.Counters.Throttled);
     }
 }
