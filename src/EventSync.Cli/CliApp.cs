@@ -261,6 +261,9 @@ public static class CliApp
         root.Subcommands.Add(status);
         VectorCommands.Add(root, configOption, jsonOption, stdout, stderr);
         McpCommand.Add(root, configOption, stderr);
+        SyncCommands.Add(root, configOption, jsonOption, stdout, stderr);
+        RunCommand.Add(root, configOption, stdout, stderr);
+        EmulateCommand.Add(root, stdout, stderr);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -18,6 +18,8 @@ namespace EventSync.Connectors.Sync;
 public sealed partial class NotionReconciler(SourceOptions source, ConnectionOptions connection, NotionClient client, IEventStore store, FlowRouter router, WorkSignal signal, TimeProvider time, ILogger logger)
 {
     public const string EventType = "page.reconciled";
+
+    public SourceOptions Source => source;
     private static readonly TimeSpan Rounding = TimeSpan.FromMinutes(1);
 
     public async Task RunAsync(IReadOnlyList<CollectionOptions> collections, CancellationToken cancellationToken)

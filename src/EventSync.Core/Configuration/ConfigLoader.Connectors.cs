@@ -81,7 +81,7 @@ public sealed partial class ConfigLoader
 
     private CollectionOptions? BindCollection(MapReader m, string name)
     {
-        GitHubPlacement? github = null;
+        GitHubPlacementOptions? github = null;
         if (m.Map("github") is { } g)
         {
             var path = g.String("path", required: true, fix: "set path: a glob like agents/*.yaml or docs/**/*.md");
@@ -91,11 +91,11 @@ public sealed partial class ConfigLoader
                 DocumentFormat? format = ext switch { ".md" or ".markdown" => DocumentFormat.Markdown, ".yaml" or ".yml" => DocumentFormat.Yaml, _ => null };
                 if (format is null || path.StartsWith('/') || path.Contains("..", StringComparison.Ordinal))
                     Problem(g.NodeOf("path"), g.Path + ".path", $"'{path}' is not a relative glob ending in .md or .yaml", "write e.g. path: agents/*.yaml or path: docs/**/*.md");
-                else github = new GitHubPlacement { Path = path, Format = format.Value };
+                else github = new GitHubPlacementOptions { Path = path };
             }
             g.ReportUnknownKeys();
         }
-        NotionPlacement? notion = null;
+        NotionPlacementOptions? notion = null;
         if (m.Map("notion") is { } n)
         {
             var dataSource = n.String("dataSource", required: true, fix: "set dataSource: ${AGENT_REGISTRY_DB_ID} (the data source id, from GET /v1/databases/{id})");
@@ -116,17 +116,17 @@ public sealed partial class ConfigLoader
             if (policy is null)
                 Problem(n.NodeOf("newOptions"), n.Path + ".newOptions", $"'{policyText}' is not create or reject", "write newOptions: create (add unknown select options) or reject (park the job)");
             if (dataSource is not null)
-                notion = new NotionPlacement { DataSource = dataSource, KeyProperty = n.String("keyProperty") ?? "GitHub Path", Properties = properties, NewOptions = policy ?? NewOptionPolicy.Create };
+                notion = new NotionPlacementOptions { DataSource = dataSource, KeyProperty = n.String("keyProperty") ?? "GitHub Path", Properties = properties, NewOptions = policy ?? NewOptionPolicy.Create };
             n.ReportUnknownKeys();
         }
-        WebsitePlacement? website = null;
+        WebsitePlacementOptions? website = null;
         if (m.Map("website") is { } w)
         {
             var collection = w.String("collection") ?? name;
             var resource = w.String("resource") ?? (collection.EndsWith('s') ? collection[..^1] : collection);
             if (!NameRegex().IsMatch(collection) || !NameRegex().IsMatch(resource))
                 Problem(w.Node, w.Path, $"'{collection}' / '{resource}' are not URL-safe names", "use letters, digits, '-' and '_' for collection and resource");
-            else website = new WebsitePlacement { Collection = collection, Resource = resource };
+            else website = new WebsitePlacementOptions { Collection = collection, Resource = resource };
             w.ReportUnknownKeys();
         }
         if (github is null && notion is null && website is null)

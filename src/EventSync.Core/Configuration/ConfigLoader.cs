@@ -235,7 +235,8 @@ public sealed partial class ConfigLoader
         if (kindText is not null && kind is null)
             Problem(m.NodeOf("kind"), m.Path + ".kind", $"unknown source kind '{kindText}'", sourceKinds);
         var defaults = new SourceOptions { Name = name, Kind = SourceKind.GitHub };
-        var secret = m.String("secret", required: kind is SourceKind.GitHub or SourceKind.StandardWebhooks,
+        // A github source with a connection may run without a secret: it is then used only by `eventsync run` and rejects webhooks.
+        var secret = m.String("secret", required: kind is SourceKind.StandardWebhooks || (kind is SourceKind.GitHub && !m.Has("connection")),
             fix: "set the secret you configured at the sender, e.g. secret: ${GITHUB_WEBHOOK_SECRET}");
         var verificationToken = m.String("verificationToken");
         var sharedSecret = m.String("sharedSecret", required: kind is SourceKind.Supabase,
@@ -249,8 +250,6 @@ public sealed partial class ConfigLoader
             rateLimit = new RateLimitOptions { PerSecond = rl.Int("perSecond", rateLimit.PerSecond, 0, 1_000_000), Burst = rl.Int("burst", rateLimit.Burst, 1, 10_000_000) };
             rl.ReportUnknownKeys();
         }
-        if (kind == SourceKind.Website && secret is null && sharedSecret is null)
-            Problem(m.Node, m.Path, "a website source needs secret (Standard Webhooks, whsec_...) or sharedSecret (sent as Authorization: Bearer ...)", "add secret: ${WEBSITE_WEBHOOK_SECRET}");
         if (kind is SourceKind.StandardWebhooks or SourceKind.Website && secret is not null && StandardWebhookSecret(secret) is null)
             Problem(m.NodeOf("secret"), m.Path + ".secret", "the secret is not a whsec_ base64 key of 24 to 64 bytes", "copy the secret exactly as the sender shows it (whsec_...)");
         if (kind == SourceKind.Notion && verificationToken is not null && !verificationToken.StartsWith("secret_", StringComparison.Ordinal))

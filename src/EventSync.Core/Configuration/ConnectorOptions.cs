@@ -54,23 +54,25 @@ public sealed class WebsiteConnectionOptions
 public sealed class CollectionOptions
 {
     public required string Name { get; init; }
-    public GitHubPlacement? GitHub { get; init; }
-    public NotionPlacement? Notion { get; init; }
-    public WebsitePlacement? Website { get; init; }
+    public GitHubPlacementOptions? GitHub { get; init; }
+    public NotionPlacementOptions? Notion { get; init; }
+    public WebsitePlacementOptions? Website { get; init; }
 }
 
 public enum DocumentFormat { Markdown, Yaml }
 
-public sealed class GitHubPlacement
+public sealed class GitHubPlacementOptions
 {
     /// <summary>A glob such as agents/*.yaml or docs/**/*.md: the files of this collection.</summary>
     public required string Path { get; init; }
-    public required DocumentFormat Format { get; init; }
+
+    /// <summary>By the glob's extension: .md files are markdown with front matter, .yaml files are mappings.</summary>
+    public DocumentFormat Format => System.IO.Path.GetExtension(Path).ToLowerInvariant() is ".yaml" or ".yml" ? DocumentFormat.Yaml : DocumentFormat.Markdown;
 }
 
 public enum NewOptionPolicy { Create, Reject }
 
-public sealed class NotionPlacement
+public sealed class NotionPlacementOptions
 {
     public required string DataSource { get; init; }
     /// <summary>The page property holding the document's repository path: how a page finds its file (upsert key).</summary>
@@ -81,7 +83,7 @@ public sealed class NotionPlacement
     public NewOptionPolicy NewOptions { get; init; } = NewOptionPolicy.Create;
 }
 
-public sealed class WebsitePlacement
+public sealed class WebsitePlacementOptions
 {
     /// <summary>The API collection (URL segment), e.g. agents.</summary>
     public required string Collection { get; init; }

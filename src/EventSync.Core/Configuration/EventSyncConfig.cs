@@ -18,6 +18,13 @@ public sealed class EventSyncConfig
     public string Origin { get; init; } = "defaults";
 
     public FlowOptions? FindFlow(string name) => Flows.FirstOrDefault(f => f.Name == name);
+
+    /// <summary>The same configuration with one flow only: what `eventsync run FLOW` routes and runs.</summary>
+    public EventSyncConfig WithOnlyFlow(FlowOptions flow) => new()
+    {
+        Store = Store, Server = Server, Sources = Sources, Sinks = Sinks, Flows = [flow], Workers = Workers, Retention = Retention,
+        Connections = Connections, Collections = Collections, Origin = Origin,
+    };
 }
 
 public enum StoreKind { Sqlite, Postgres }

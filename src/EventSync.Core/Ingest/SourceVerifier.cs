@@ -30,6 +30,7 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
 
     private IngestDecision VerifyGitHub(IncomingRequest request)
     {
+        if (Options.Secret is null) return NoSecret("secret: ${GITHUB_WEBHOOK_SECRET}");
         var form = request.MediaType == "application/x-www-form-urlencoded";
         if (!request.IsJson && !form)
             return UnsupportedMediaType(request, "application/json or application/x-www-form-urlencoded (set the hook's content type to application/json)");
@@ -135,6 +136,7 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
     /// </summary>
     private IngestDecision VerifyWebsite(IncomingRequest request)
     {
+        if (Options.Secret is null && Options.SharedSecret is null) return NoSecret("secret: ${WEBSITE_WEBHOOK_SECRET} (whsec_...) or sharedSecret: ...");
         if (!request.IsJson) return UnsupportedMediaType(request, "application/json");
         string id;
         if (Options.Secret is not null)
@@ -156,6 +158,10 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
             return new IngestDecision.Reject(400, "invalid_event", "a website event must look like {\"event_type\":\"website-update\",\"client_payload\":{\"resource\":\"agent\",\"id\":\"agent-123\",\"action\":\"updated\"}}", id);
         return new IngestDecision.Accept(id, id, type, payload) { Root = root };
     }
+
+    /// <summary>A source configured only for `eventsync run` (no webhook secret) accepts no webhook at all.</summary>
+    private IngestDecision.Reject NoSecret(string fix) =>
+        new(401, "no_secret_configured", $"source '{Options.Name}' has no webhook secret, so it accepts no webhooks; set sources.{Options.Name}.{fix}");
 
     private static IngestDecision.Reject UnsupportedMediaType(IncomingRequest request, string expected) =>
         new(415, "unsupported_media_type", $"content type '{request.ContentType ?? "(none)"}' is not accepted here; send {expected}");

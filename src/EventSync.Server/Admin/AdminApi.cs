@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using EventSync.Connectors.Sync;
 using EventSync.Connectors.Vectors;
 using EventSync.Core.Admin;
 using EventSync.Core.Configuration;
@@ -50,6 +51,23 @@ public static class AdminApi
             if (config.FindFlow(flow) is null) return NotFound($"flow '{flow}' is not configured; known flows: {string.Join(", ", config.Flows.Select(f => f.Name))}");
             var result = await ops.TriggerAsync(flow, entity, "api:" + http.Connection.RemoteIpAddress, ct);
             return Results.Json(result, AdminOperations.Json, statusCode: 202);
+        });
+        api.MapGet("/conflicts", (IEventStore store, string? status, int? limit, CancellationToken ct) =>
+            Ok(store.ListConflictsAsync(status switch { null => ConflictStatuses.Open, "all" => null, _ => status }, Limit(limit), ct)));
+        api.MapGet("/conflicts/{id:long}", async (IEventStore store, long id, CancellationToken ct) =>
+            await store.GetConflictAsync(id, ct) is { } c ? Results.Json(c, AdminOperations.Json) : NotFound($"no conflict {id}"));
+        api.MapPost("/conflicts/{id:long}/resolve", async (ConflictResolver resolver, long id, string? keep, string? value, CancellationToken ct) =>
+        {
+            ConflictChoice? choice = (keep, value) switch { ("winner", null) => ConflictChoice.Winner, ("loser", null) => ConflictChoice.Loser, (null, not null) => ConflictChoice.Value, _ => null };
+            if (choice is null) return Results.Json(new ErrorBody("bad_request", "say what to keep: ?keep=winner, ?keep=loser or ?value=TEXT"), statusCode: 400);
+            try
+            {
+                return Results.Json(new { resolved = id, resolution = await resolver.ResolveAsync(id, choice.Value, value, ct) }, AdminOperations.Json);
+            }
+            catch (ArgumentException ex)
+            {
+                return Results.Json(new ErrorBody("conflict_not_resolvable", ex.Message), statusCode: 409);
+            }
         });
         MapVectors(api);
     }

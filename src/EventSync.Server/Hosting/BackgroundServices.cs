@@ -1,4 +1,5 @@
 using EventSync.Connectors.Postgres;
+using EventSync.Connectors.Sync;
 using EventSync.Core;
 using EventSync.Core.Configuration;
 using EventSync.Core.Storage;

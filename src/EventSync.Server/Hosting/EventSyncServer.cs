@@ -1,4 +1,5 @@
 using EventSync.Connectors;
+using EventSync.Connectors.Sync;
 using EventSync.Connectors.Vectors;
 using EventSync.Core.Vectors;
 using EventSync.Core;
@@ -68,6 +69,7 @@ public static class EventSyncServer
         var vectors = store as IVectorStore ?? throw new InvalidOperationException($"{store.Description} does not hold vector indexes");
         services.AddSingleton(vectors);
         services.AddSingleton(sp => SinkFactory.Create(config, sp.GetRequiredService<ILoggerFactory>(), vectors, store, time));
+        services.AddSingleton(sp => new ConflictResolver(store, DocumentSystems.Create(config, store, time), new DocumentCatalog(config.Collections), time));
         services.AddSingleton(sp => new VectorService(config, store, vectors, sp.GetRequiredService<IReadOnlyDictionary<string, Core.Sinks.ISink>>(), time));
         services.AddSingleton(sp => new JobDispatcher(store, sp.GetRequiredService<IReadOnlyDictionary<string, Core.Sinks.ISink>>(), config, time,
             sp.GetRequiredService<WorkSignal>(), sp.GetRequiredService<ILogger<JobDispatcher>>(), options.WorkerId));

@@ -24,6 +24,14 @@ public sealed partial class DocsTests
         ["ORDERS_WEBHOOK_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         ["RELAY_SIGNING_SECRET"] = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
         ["APP_DATABASE_URL"] = "postgres://app:secret@127.0.0.1:5432/app",
+        ["GITHUB_REPOSITORY"] = "acme/docs",
+        ["GH_PAT"] = "ghp_sample",
+        ["NOTION_API_KEY"] = "ntn_sample",
+        ["AGENT_REGISTRY_DB_ID"] = "1f8e6c2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+        ["ARCHITECTURE_CATALOG_DB_ID"] = "2a9f7d3b-4c5e-4f6a-9b0c-1d2e3f4a5b6c",
+        ["WEBSITE_API_URL"] = "https://www.example.com",
+        ["WEBSITE_API_KEY"] = "website-sample-key",
+        ["WEBSITE_WEBHOOK_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     };
 
     /// <summary>Option properties whose YAML key is not the camelCase property name.</summary>
@@ -50,6 +58,22 @@ public sealed partial class DocsTests
         ["sinks.<name>.vectors.embedder.apiKeyEnv"] = "sinks.<name>.embedder.apiKeyEnv",
         ["sinks.<name>.vectors.embedder.batchSize"] = "sinks.<name>.embedder.batchSize",
         ["sinks.<name>.vectors.embedder.sendDimensions"] = "sinks.<name>.embedder.sendDimensions",
+        ["connections.<name>.gitHub.repository"] = "connections.<name>.repository",
+        ["connections.<name>.gitHub.branch"] = "connections.<name>.branch",
+        ["connections.<name>.gitHub.authorName"] = "connections.<name>.author.name",
+        ["connections.<name>.gitHub.authorEmail"] = "connections.<name>.author.email",
+        ["connections.<name>.gitHub.writeInterval"] = "connections.<name>.writeInterval",
+        ["connections.<name>.notion.version"] = "connections.<name>.version",
+        ["connections.<name>.notion.requestsPerSecond"] = "connections.<name>.requestsPerSecond",
+        ["connections.<name>.notion.reconcile"] = "connections.<name>.reconcile",
+        ["connections.<name>.website.upsert"] = "connections.<name>.upsert",
+        ["collections[].gitHub.path"] = "collections.<name>.github.path",
+        ["collections[].notion.dataSource"] = "collections.<name>.notion.dataSource",
+        ["collections[].notion.keyProperty"] = "collections.<name>.notion.keyProperty",
+        ["collections[].notion.properties"] = "collections.<name>.notion.properties",
+        ["collections[].notion.newOptions"] = "collections.<name>.notion.newOptions",
+        ["collections[].website.collection"] = "collections.<name>.website.collection",
+        ["collections[].website.resource"] = "collections.<name>.website.resource",
     };
 
     /// <summary>Option properties that are not YAML keys: the origin, and names that are the mapping's key.</summary>
@@ -59,6 +83,8 @@ public sealed partial class DocsTests
         (typeof(SourceOptions), nameof(SourceOptions.Name)),
         (typeof(SinkOptions), nameof(SinkOptions.Name)),
         (typeof(EmbedderOptions), nameof(EmbedderOptions.ApiKey)),
+        (typeof(ConnectionOptions), nameof(ConnectionOptions.Name)),
+        (typeof(CollectionOptions), nameof(CollectionOptions.Name)),
     ];
 
     public static TheoryData<string> Samples()
