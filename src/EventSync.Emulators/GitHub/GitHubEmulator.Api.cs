@@ -29,7 +29,7 @@ public sealed partial class GitHubEmulator
     {
         var method = context.Request.Method;
         var path = context.Request.Path.Value ?? "/";
-        var match = Match(method, path.Trim('/').Split('/'));
+        var match = Match(method, path.Trim('/').Split('/').Select(s => s.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase)).ToArray());
         lock (_gate) _requestCounts[match.Route] = _requestCounts.GetValueOrDefault(match.Route) + 1;
         context.Response.Headers["x-github-request-id"] = Guid.NewGuid().ToString("N")[..16].ToUpperInvariant();
         context.Response.Headers["x-github-api-version-selected"] = "2022-11-28";
