@@ -111,13 +111,14 @@ public sealed partial class GitHubEmulator
             using var response = await _webhookClient.SendAsync(request, ct);
             status = (int)response.StatusCode;
         }
-        catch (HttpRequestException e)
-        {
-            error = e.Message;
-        }
-        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             error = "timed out after 10 s";
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Any failure is the receiver's problem: record it and go on, so later deliveries still go out.
+            error = e.Message;
         }
         return new GitHubWebhookDelivery(delivery.Hook.Id, delivery.DeliveryId, delivery.Event, delivery.Hook.Url, status, error, delivery.Body, headers);
     }

@@ -143,8 +143,10 @@ internal sealed class GitObjectStore
         common.IntersectWith(Ancestors(b));
         // A best common ancestor is one that no other common ancestor descends from.
         var notBest = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var candidate in common)
+        // Newest first: the first candidate usually marks all others, so each later one is skipped at once.
+        foreach (var candidate in common.OrderByDescending(c => _commits[c].Committer.Date))
         {
+            if (notBest.Contains(candidate)) continue;
             foreach (var ancestor in Ancestors(candidate))
                 if (ancestor != candidate) notBest.Add(ancestor);
         }

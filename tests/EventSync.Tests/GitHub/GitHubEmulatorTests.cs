@@ -85,6 +85,11 @@ public sealed class GitHubEmulatorTests
         Assert.Equal("modified", files["x.md"]["status"]!.GetValue<string>());
         Assert.Equal(2, files.Count);
 
+        var restCommit = await JsonAsync(await gh.RawAsync(HttpMethod.Get, $"{R}/commits/main"));
+        Assert.Equal(two, restCommit["sha"]!.GetValue<string>());
+        Assert.Equal(2, restCommit["files"]!.AsArray().Count);
+        Assert.Equal(one, restCommit["parents"]![0]!["sha"]!.GetValue<string>());
+
         Assert.Equal("behind", (await JsonAsync(await gh.RawAsync(HttpMethod.Get, $"{R}/compare/{two}...{one}")))["status"]!.GetValue<string>());
         Assert.Equal("identical", (await JsonAsync(await gh.RawAsync(HttpMethod.Get, $"{R}/compare/main...{two}")))["status"]!.GetValue<string>());
         var other = await gh.Emulator.ForcePushAsync(GitHubFixture.Repo, "main", one, new Dictionary<string, string?> { ["y.md"] = "y" }, "rewrite");
