@@ -173,6 +173,34 @@ public sealed class NotionClientTests
     }
 
     [Fact]
+    public async Task Content_over_500_KB_goes_in_several_requests_each_within_the_size_limit()
+    {
+        await using var h = await StartAsync();
+        var client = h.Client();
+        // 200 paragraphs of 3 x 2000 characters: about 1.2 MB, so even 100 blocks (600 KB) would be refused.
+        var blocks = Enumerable.Range(0, 200).Select(i => new JsonObject
+        {
+            ["type"] = "paragraph",
+            ["paragraph"] = new JsonObject { ["rich_text"] = new JsonArray(Enumerable.Range(0, 3).Select(j => RichText(new string((char)('a' + j), 2000))[0]!.DeepClone()).ToArray()) },
+        }).ToList();
+        var page = await client.CreatePageAsync(h.DataSourceId, AgentProperties("Big", "big"), blocks, None);
+
+        Assert.Equal(200, h.Emulator.GetBlocksTree(page["id"]!.GetValue<string>()).Count);
+        Assert.True(h.Emulator.RequestsByEndpoint["PATCH /v1/blocks/{id}/children"] >= 2, "the rest of the content needs more requests after the create");
+    }
+
+    [Fact]
+    public async Task The_emulator_accepts_archived_as_the_old_name_of_in_trash()
+    {
+        await using var h = await StartAsync();
+        var page = await h.Client().CreatePageAsync(h.DataSourceId, AgentProperties("Old", "old"), [], None);
+        var (status, body) = await h.RawAsync(HttpMethod.Patch, $"v1/pages/{page["id"]}", new JsonObject { ["archived"] = true });
+        Assert.Equal(200, status);
+        Assert.True(body["in_trash"]!.GetValue<bool>());
+        Assert.Empty(await h.Client().QueryAsync(h.DataSourceId, null, null, None));
+    }
+
+    [Fact]
     public async Task A_5000_character_paragraph_is_split_into_rich_text_objects_of_at_most_2000_without_cutting_a_surrogate_pair()
     {
         await using var h = await StartAsync();

@@ -87,4 +87,27 @@ public sealed class NotionResilienceTests
         Assert.Equal(3 + 4, h.Emulator.RequestsByEndpoint["PATCH /v1/pages/{id}"]);
         h.Emulator.ConflictNext(0);
     }
+
+    [Fact]
+    public async Task Server_errors_are_retried_for_reads_and_deletes_but_not_for_writes_that_may_have_been_saved()
+    {
+        await using var h = await StartAsync();
+        var client = h.Client();
+        var page = await client.CreatePageAsync(h.DataSourceId, AgentProperties("S", "s"), [Block("paragraph", "old")], None);
+        var id = page["id"]!.GetValue<string>();
+
+        h.Emulator.FailNext(2, 503);
+        Assert.NotNull(await client.GetPageAsync(id, None));
+        Assert.Equal(3, h.Emulator.RequestsByEndpoint["GET /v1/pages/{id}"]);
+
+        h.Emulator.FailNext(1, 502);
+        var e = await Assert.ThrowsAsync<ApiException>(() => client.UpdatePageAsync(id, new JsonObject { ["Slug"] = Text("new") }, None));
+        Assert.Equal((HttpStatusCode.BadGateway, "bad_gateway", true), (e.Status, e.Code, e.Retryable));
+        Assert.Equal(1, h.Emulator.RequestsByEndpoint["PATCH /v1/pages/{id}"]);
+
+        h.Emulator.FailNext(1, 500); // hits the listing of the old content: a read, retried
+        await client.ReplaceBlocksAsync(id, [Block("paragraph", "new")], None);
+        Assert.Equal(2, h.Emulator.RequestsByEndpoint["GET /v1/blocks/{id}/children"]);
+        Assert.Equal("new", h.Emulator.GetBlocksTree(id)[0]!["paragraph"]!["rich_text"]![0]!["text"]!["content"]!.GetValue<string>());
+    }
 }
