@@ -33,7 +33,8 @@ public sealed class NotionResilienceTests
 
         Assert.Equal(0, h.Emulator.ThrottledResponses);
         var rate = 50 / elapsed.TotalSeconds;
-        Assert.InRange(rate, 14, 22); // (50 - 2 burst) / 20 per second ≈ 2.4 s
+        Assert.InRange(rate, 10, 22); // (50 - 2 burst) / 20 per second ≈ 2.4 s; the low end leaves room for a busy machine
+        Assert.InRange(h.Emulator.MaxObservedRequestsPerSecond, 1, 20 + 5);
     }
 
     [Fact]
