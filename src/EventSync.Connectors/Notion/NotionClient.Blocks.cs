@@ -59,7 +59,7 @@ public sealed partial class NotionClient
             }
             var body = new JsonObject { ["children"] = new JsonArray(batch.Select(b => (JsonNode)b.Block.Wire(b.Inline)).ToArray()) };
             var answer = (await SendAsync(HttpMethod.Patch, $"v1/blocks/{parentId}/children", body, Safe.No, ct))!;
-            var created = Results(answer).ToList();
+            var created = Results(answer);
             if (created.Count != batch.Count) throw Unexpected($"appending {batch.Count} blocks returned {created.Count}");
             for (var i = 0; i < batch.Count; i++)
                 if (!batch[i].Inline && !batch[i].Block.IsLeaf) await WriteChildrenAsync(Id(created[i]), batch[i].Block.Children, ct);

@@ -204,9 +204,14 @@ public sealed partial class NotionClient
         throw Unexpected("the block listing did not end after 100,000 pages");
     }
 
-    private static IEnumerable<JsonObject> Results(JsonObject list) =>
-        list["results"] is JsonArray results ? results.Select(r => r as JsonObject ?? throw Unexpected("a list result is not an object")).ToList()
-            : throw Unexpected("a list answer has no results array");
+    /// <summary>The results of a list answer, detached from it so callers can attach them elsewhere (as children).</summary>
+    private static List<JsonObject> Results(JsonObject list)
+    {
+        if (list["results"] is not JsonArray results) throw Unexpected("a list answer has no results array");
+        var items = results.Select(r => r as JsonObject ?? throw Unexpected("a list result is not an object")).ToList();
+        results.Clear();
+        return items;
+    }
 
     private static string? NextCursor(JsonObject list) =>
         list["has_more"]?.GetValue<bool>() == true ? list["next_cursor"]?.GetValue<string>() ?? throw Unexpected("has_more without next_cursor") : null;

@@ -38,6 +38,8 @@ public sealed partial class NotionEmulator : IAsyncDisposable
     private TimeSpan _throttleDelay;
     private int _overloadCount;
     private int _conflictCount;
+    private int _failCount;
+    private int _failStatus;
     private long _throttled;
     private int _maxPerSecond;
     private volatile bool _enforceRate = true;
@@ -97,6 +99,20 @@ public sealed partial class NotionEmulator : IAsyncDisposable
     public void ConflictNext(int count)
     {
         lock (_gate) _conflictCount = count;
+    }
+
+    /// <summary>
+    /// The next <paramref name="count"/> authorised requests get <paramref name="status"/> (500, 502, 503 or 504) with
+    /// Notion's code for it. The request is not carried out, but a client cannot know that for a write.
+    /// </summary>
+    public void FailNext(int count, int status)
+    {
+        if (status is not (500 or 502 or 503 or 504)) throw new ArgumentOutOfRangeException(nameof(status), "500, 502, 503 or 504");
+        lock (_gate)
+        {
+            _failCount = count;
+            _failStatus = status;
+        }
     }
 
     public static async Task<NotionEmulator> StartAsync(NotionEmulatorOptions options, CancellationToken ct = default)
@@ -238,6 +254,18 @@ public sealed partial class NotionEmulator : IAsyncDisposable
             {
                 _overloadCount--;
                 throw new NotionError(529, "service_overload", "Notion is experiencing high load. Please try again later.") { RetryAfterSeconds = 1 };
+            }
+            if (_failCount > 0)
+            {
+                _failCount--;
+                var (code, message) = _failStatus switch
+                {
+                    500 => ("internal_server_error", "Unexpected error occurred."),
+                    502 => ("bad_gateway", "Bad gateway."),
+                    503 => ("service_unavailable", "Notion is unavailable, please try again later."),
+                    _ => ("gateway_timeout", "Gateway timeout."),
+                };
+                throw new NotionError(_failStatus, code, message);
             }
             var isWrite = method is "PATCH" or "DELETE" || (method == "POST" && !endpoint.EndsWith("/query", StringComparison.Ordinal));
             if (isWrite && _conflictCount > 0)

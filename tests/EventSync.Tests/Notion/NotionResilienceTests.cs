@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
+using EventSync.Connectors.Http;
+using static EventSync.Tests.Notion.NotionHarness;
+
+namespace EventSync.Tests.Notion;
+
+/// <summary>Rate limits, throttling, overload and conflicts between the client and the emulator.</summary>
+public sealed class NotionResilienceTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    /// <summary>Runs <paramref name="total"/> reads from <paramref name="workers"/> concurrent workers; returns the elapsed time.</summary>
+    private static async Task<TimeSpan> ReadsAsync(Connectors.Notion.NotionClient client, string dataSourceId, int total, int workers)
+    {
+        var remaining = total;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        {
+            while (Interlocked.Decrement(ref remaining) >= 0) await client.GetDataSourceAsync(dataSourceId, None);
+        })));
+        return clock.Elapsed;
+    }
+
+    [Fact]
+    public async Task A_client_paced_to_the_allowed_rate_meets_no_429_and_runs_near_that_rate()
+    {
+        await using var h = await StartAsync(requestsPerSecond: 20, burst: 5);
+        var client = h.Client(o => o with { RequestsPerSecond = 20, Burst = 2 });
+
+        var elapsed = await ReadsAsync(client, h.DataSourceId, total: 50, workers: 6);
+
+        Assert.Equal(0, h.Emulator.ThrottledResponses);
+        var rate = 50 / elapsed.TotalSeconds;
+        Assert.InRange(rate, 10, 22); // (50 - 2 burst) / 20 per second ≈ 2.4 s; the low end leaves room for a busy machine
+        Assert.InRange(h.Emulator.MaxObservedRequestsPerSecond, 1, 20 + 5);
+    }
+
+    [Fact]
+    public async Task In_a_429_storm_the_client_waits_out_Retry_After_and_completes_every_request_near_the_allowed_rate()
+    {
+        await using var h = await StartAsync(requestsPerSecond: 20, burst: 20);
+        var client = h.Client(o => o with { RequestsPerSecond = 500, Burst = 50 }); // misconfigured: far faster than allowed
+
+        var elapsed = await ReadsAsync(client, h.DataSourceId, total: 70, workers: 10);
+
+        Assert.True(h.Emulator.ThrottledResponses > 0, "the emulator should have answered 429");
+        Assert.Equal(70, h.Emulator.RequestsByEndpoint["GET /v1/data_sources/{id}"] - h.Emulator.ThrottledResponses);
+        var rate = 70 / elapsed.TotalSeconds;
+        var allowed = 20 + (20 / elapsed.TotalSeconds); // the average plus the burst spread over the run
+        Assert.InRange(rate, allowed / 2.5, allowed * 1.05); // Retry-After is whole seconds: some idle time is unavoidable
+    }
+
+    [Fact]
+    public async Task Injected_429_and_529_are_retried_but_a_Retry_After_beyond_MaxThrottleWait_throws_ApiThrottledException()
+    {
+        await using var h = await StartAsync();
+        var client = h.Client();
+        h.Emulator.ThrottleNext(1, TimeSpan.FromSeconds(1));
+        await client.GetDataSourceAsync(h.DataSourceId, None);
+        h.Emulator.OverloadNext(1);
+        await client.GetDataSourceAsync(h.DataSourceId, None);
+        Assert.Equal(4, h.Emulator.RequestsByEndpoint["GET /v1/data_sources/{id}"]);
+
+        h.Emulator.ThrottleNext(1, TimeSpan.FromSeconds(60));
+        var e = await Assert.ThrowsAsync<ApiThrottledException>(() => client.GetDataSourceAsync(h.DataSourceId, None));
+        Assert.Equal(TimeSpan.FromSeconds(60), e.RetryAfter);
+    }
+
+    [Fact]
+    public async Task A_409_conflict_is_retried_up_to_ConflictRetries_then_surfaces_as_retryable()
+    {
+        await using var h = await StartAsync();
+        var client = h.Client(o => o with { ConflictRetries = 3 });
+        var page = await client.CreatePageAsync(h.DataSourceId, AgentProperties("C", "c"), [], None);
+        var id = page["id"]!.GetValue<string>();
+        var active = new JsonObject { ["Active"] = new JsonObject { ["checkbox"] = true } };
+
+        h.Emulator.ConflictNext(2);
+        var updated = await client.UpdatePageAsync(id, active, None);
+        Assert.True(updated["properties"]!["Active"]!["checkbox"]!.GetValue<bool>());
+        Assert.Equal(3, h.Emulator.RequestsByEndpoint["PATCH /v1/pages/{id}"]);
+
+        h.Emulator.ConflictNext(10);
+        var e = await Assert.ThrowsAsync<ApiException>(() => client.UpdatePageAsync(id, active, None));
+        Assert.Equal((HttpStatusCode.Conflict, "conflict_error", true), (e.Status, e.Code, e.Retryable));
+        Assert.Equal(3 + 4, h.Emulator.RequestsByEndpoint["PATCH /v1/pages/{id}"]);
+        h.Emulator.ConflictNext(0);
+    }
+
+    [Fact]
+    public async Task Server_errors_are_retried_for_reads_and_deletes_but_not_for_writes_that_may_have_been_saved()
+    {
+        await using var h = await StartAsync();
+        var client = h.Client();
+        var page = await client.CreatePageAsync(h.DataSourceId, AgentProperties("S", "s"), [Block("paragraph", "old")], None);
+        var id = page["id"]!.GetValue<string>();
+
+        h.Emulator.FailNext(2, 503);
+        Assert.NotNull(await client.GetPageAsync(id, None));
+        Assert.Equal(3, h.Emulator.RequestsByEndpoint["GET /v1/pages/{id}"]);
+
+        h.Emulator.FailNext(1, 502);
+        var e = await Assert.ThrowsAsync<ApiException>(() => client.UpdatePageAsync(id, new JsonObject { ["Slug"] = Text("new") }, None));
+        Assert.Equal((HttpStatusCode.BadGateway, "bad_gateway", true), (e.Status, e.Code, e.Retryable));
+        Assert.Equal(1, h.Emulator.RequestsByEndpoint["PATCH /v1/pages/{id}"]);
+
+        h.Emulator.FailNext(1, 500); // hits the listing of the old content: a read, retried
+        await client.ReplaceBlocksAsync(id, [Block("paragraph", "new")], None);
+        Assert.Equal(2, h.Emulator.RequestsByEndpoint["GET /v1/blocks/{id}/children"]);
+        Assert.Equal("new", h.Emulator.GetBlocksTree(id)[0]!["paragraph"]!["rich_text"]![0]!["text"]!["content"]!.GetValue<string>());
+    }
+}
