@@ -225,8 +225,9 @@ internal static class BlockModel
             }
             if (body["cells"] is JsonArray cells)
             {
-                body["cells"] = new JsonArray(cells.Select(c => (JsonNode?)SplitLongRuns(c as JsonArray ?? [])).ToArray());
+                body["cells"] = new JsonArray(cells.Select(c => (JsonNode?)CollapseOverflow(SplitLongRuns(c as JsonArray ?? []))).ToArray());
             }
+            if (body["caption"] is JsonArray caption) body["caption"] = CollapseOverflow(caption);
             if (body["children"] is JsonArray children)
             {
                 body["children"] = new JsonArray(EnforceLimits(children.OfType<JsonObject>().Select(c => (JsonObject)c.DeepClone())).Select(c => (JsonNode?)c).ToArray());
@@ -246,9 +247,49 @@ internal static class BlockModel
                 }
                 continue;
             }
+            if (body["rich_text"] is JsonArray { Count: > MaxRichTextElements } overlong)
+            {
+                // The block keeps the first 100 runs; the rest follow as paragraphs, inside it when it can hold
+                // children (list items, quotes, callouts, toggles), after it otherwise.
+                var elements = overlong.Select(e => e?.DeepClone()).ToList();
+                body["rich_text"] = new JsonArray(elements.Take(MaxRichTextElements).ToArray());
+                var overflow = new List<JsonObject>();
+                for (var offset = MaxRichTextElements; offset < elements.Count; offset += MaxRichTextElements)
+                {
+                    overflow.Add(Block("paragraph", new JsonObject { ["rich_text"] = new JsonArray(elements.Skip(offset).Take(MaxRichTextElements).Select(e => e?.DeepClone()).ToArray()) }));
+                }
+                if (type.StartsWith("heading_", StringComparison.Ordinal) || type is "code")
+                {
+                    result.Add(block);
+                    result.AddRange(overflow);
+                    continue;
+                }
+                var existing = (body["children"] as JsonArray ?? []).Select(c => c?.DeepClone());
+                body["children"] = new JsonArray(overflow.Select(o => (JsonNode?)o).Concat(existing).ToArray());
+            }
             result.Add(block);
         }
         return result;
+    }
+
+    /// <summary>
+    /// A table cell or caption cannot be split into blocks: past the 100th element, the runs are kept as their
+    /// markdown in raw-markdown runs, which read back into the same runs and collapse the same way again.
+    /// </summary>
+    private static JsonArray CollapseOverflow(JsonArray elements)
+    {
+        if (elements.Count <= MaxRichTextElements) return elements;
+        var keep = MaxRichTextElements - 1;
+        while (true)
+        {
+            var rest = new JsonArray(elements.Skip(keep).Select(e => e?.DeepClone()).ToArray());
+            var raw = SplitLongRuns(new JsonArray(Text(RichTextWriter.Write(rest, 0, RichTextWriter.Context.Table), new JsonObject { ["code"] = true, ["color"] = RawInlineColor })));
+            if (keep + raw.Count <= MaxRichTextElements || keep == 0)
+            {
+                return new JsonArray(elements.Take(keep).Select(e => e?.DeepClone()).Concat(raw.Select(e => e?.DeepClone())).ToArray());
+            }
+            keep--;
+        }
     }
 
     private static JsonArray SplitLongRuns(JsonArray elements)

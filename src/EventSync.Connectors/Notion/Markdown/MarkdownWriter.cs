@@ -177,7 +177,7 @@ internal static class MarkdownWriter
         var inner = new StringBuilder(text);
         if (children.Count > 0)
         {
-            if (text.Length > 0) inner.Append(IsListItem(children[0]) ? "\n" : "\n\n");
+            if (text.Length > 0) inner.Append("\n\n");
             inner.Append(WriteChildren(children, level));
         }
         if (kindLine is not null) parts.Add(kindLine);
