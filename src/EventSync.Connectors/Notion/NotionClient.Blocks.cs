@@ -34,7 +34,7 @@ public sealed partial class NotionClient
         public JsonObject Wire(bool inlineChildren)
         {
             var body = (JsonObject)payload.DeepClone();
-            if (inlineChildren) body["children"] = new JsonArray(children.Select(c => (JsonNode)c.Wire(false)).ToArray());
+            if (inlineChildren && children.Count > 0) body["children"] = new JsonArray(children.Select(c => (JsonNode)c.Wire(false)).ToArray());
             return new JsonObject { ["object"] = "block", ["type"] = type, [type] = body };
         }
     }

@@ -55,7 +55,7 @@ public sealed class GitHubDocuments(ConnectionOptions connection, GitHubClient c
         var baseSha = await store.GetCursorAsync(CursorName(flow.Name), cancellationToken) ?? pushes[0].Json["before"]?.GetValue<string>();
         if (baseSha is not null && baseSha.All(c => c == '0')) baseSha = null;
         var diff = await client.GetChangesAsync(_options.Repository, baseSha, head, cancellationToken);
-        foreach (var file in diff.Files)
+        foreach (var file in diff.Changes)
         {
             if (!DocumentCatalog.IsSafePath(file.Path) || (file.PreviousPath is not null && !DocumentCatalog.IsSafePath(file.PreviousPath)))
                 throw new DocumentSyncException($"refusing unsafe repository path '{file.Path}'");

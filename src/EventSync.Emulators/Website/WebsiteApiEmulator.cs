@@ -21,7 +21,7 @@ namespace EventSync.Emulators.Website;
 /// The documentation website's resource API on loopback, with the outbound change events the site sends to EventSync.
 /// </summary>
 /// <remarks>
-/// <para><b>Resources.</b> Collections <c>agents</c>, <c>architectures</c>, <c>docs</c>, <c>pages</c>, <c>metadata</c>; a
+/// <para><b>Resources.</b> Collections <c>agents</c>, <c>architectures</c>, <c>docs</c>, <c>pages</c>, <c>metadata</c>, <c>contracts</c>, <c>releases</c>; a
 /// resource is a JSON object whose <c>"id"</c> (string, 1-256 characters) names it. The server adds <c>updatedAt</c>
 /// (ISO 8601 UTC) and <c>etag</c> (a quoted strong validator of the content, also sent as the <c>ETag</c> header) to every
 /// representation and ignores those two fields in request bodies.</para>
@@ -71,7 +71,7 @@ public sealed class WebsiteApiEmulator : IAsyncDisposable
     /// <summary>Collection to the singular used as <c>resource</c> in events.</summary>
     public static IReadOnlyDictionary<string, string> Collections { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["agents"] = "agent", ["architectures"] = "architecture", ["docs"] = "doc", ["pages"] = "page", ["metadata"] = "metadata",
+        ["agents"] = "agent", ["architectures"] = "architecture", ["docs"] = "doc", ["pages"] = "page", ["metadata"] = "metadata", ["contracts"] = "contract", ["releases"] = "release",
     };
 
     private readonly WebApplication _app;
