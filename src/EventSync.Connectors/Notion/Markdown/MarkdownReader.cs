@@ -137,7 +137,7 @@ internal static partial class MarkdownReader
             if (container.Count > 0 && container[0] is ParagraphBlock paragraph)
             {
                 var first = paragraph.Inline?.FirstChild;
-                if (first is TaskList) first = SkipSpace(first.NextSibling, paragraph);
+                if (first is TaskList) first = SkipSpace(first.NextSibling);
                 if (skip is not null) first = skip(first);
                 richText = Inlines(first);
                 index = 1;
@@ -153,14 +153,13 @@ internal static partial class MarkdownReader
             return BlockModel.Block(type, ordered);
         }
 
-        private static Inline? SkipSpace(Inline? inline, ParagraphBlock paragraph)
+        private static Inline? SkipSpace(Inline? inline)
         {
             // The task marker's following space is kept in the literal that follows it.
             if (inline is LiteralInline literal && literal.Content.Length > 0 && literal.Content[literal.Content.Start] == ' ')
             {
                 literal.Content = new Markdig.Helpers.StringSlice(literal.Content.Text, literal.Content.Start + 1, literal.Content.End);
             }
-            _ = paragraph;
             return inline;
         }
 

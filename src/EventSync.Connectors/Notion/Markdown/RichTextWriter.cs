@@ -179,10 +179,19 @@ internal static class RichTextWriter
                 lineStart = false;
                 continue;
             }
-            if (lineStart)
+            // Only paragraph-like text has line starts of its own; heading and cell text follows the markers.
+            if (lineStart && context == Context.Paragraph)
             {
                 lineStart = false;
-                if (c is '#' or '>' or '-' or '+' or '=')
+                var next = i + 1 < text.Length ? text[i + 1] : '\n';
+                var blockStart = c switch
+                {
+                    '>' => true,
+                    '#' or '+' => next is ' ' or '\t' or '\n' || (c == '#' && next == '#'),
+                    '-' or '=' => next is ' ' or '\t' or '\n' or '-' or '=',
+                    _ => false,
+                };
+                if (blockStart)
                 {
                     output.Append('\\').Append(c);
                     continue;
@@ -192,7 +201,8 @@ internal static class RichTextWriter
                     var end = i;
                     while (end < text.Length && end - i < 10 && char.IsAsciiDigit(text[end])) end++;
                     output.Append(text, i, end - i);
-                    if (end < text.Length && text[end] is '.' or ')')
+                    var after = end + 1 < text.Length ? text[end + 1] : '\n';
+                    if (end < text.Length && text[end] is '.' or ')' && after is ' ' or '\t' or '\n')
                     {
                         output.Append('\\').Append(text[end]);
                         end++;
@@ -201,6 +211,7 @@ internal static class RichTextWriter
                     continue;
                 }
             }
+            lineStart = false;
             switch (c)
             {
                 case '\\' or '*' or '`' or '[' or ']' or '~' or '|':
