@@ -115,8 +115,9 @@ public sealed partial class ConfigLoader
             NewOptionPolicy? policy = policyText switch { "create" => NewOptionPolicy.Create, "reject" => NewOptionPolicy.Reject, _ => null };
             if (policy is null)
                 Problem(n.NodeOf("newOptions"), n.Path + ".newOptions", $"'{policyText}' is not create or reject", "write newOptions: create (add unknown select options) or reject (park the job)");
+            var keyProperty = n.String("keyProperty") ?? "GitHub Path";
             if (dataSource is not null)
-                notion = new NotionPlacementOptions { DataSource = dataSource, KeyProperty = n.String("keyProperty") ?? "GitHub Path", Properties = properties, NewOptions = policy ?? NewOptionPolicy.Create };
+                notion = new NotionPlacementOptions { DataSource = dataSource, KeyProperty = keyProperty, Properties = properties, NewOptions = policy ?? NewOptionPolicy.Create };
             n.ReportUnknownKeys();
         }
         WebsitePlacementOptions? website = null;
@@ -129,11 +130,12 @@ public sealed partial class ConfigLoader
             else website = new WebsitePlacementOptions { Collection = collection, Resource = resource };
             w.ReportUnknownKeys();
         }
-        if (github is null && notion is null && website is null)
+        if (!m.Has("github") && !m.Has("notion") && !m.Has("website"))
         {
             Problem(m.Node, m.Path, $"collection '{name}' is placed nowhere", "add at least one of github: { path: ... }, notion: { dataSource: ... }, website: { collection: ... }");
             return null;
         }
+        if (github is null && notion is null && website is null) return null; // their problems are reported
         return new CollectionOptions { Name = name, GitHub = github, Notion = notion, Website = website };
     }
 

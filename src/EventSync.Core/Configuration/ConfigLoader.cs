@@ -255,7 +255,7 @@ public sealed partial class ConfigLoader
         if (kind == SourceKind.Notion && verificationToken is not null && !verificationToken.StartsWith("secret_", StringComparison.Ordinal))
             Problem(m.NodeOf("verificationToken"), m.Path + ".verificationToken", "a Notion verification token starts with 'secret_'", "paste the token shown by `eventsync sources` after Notion's handshake");
         var capture = kind == SourceKind.Postgres ? BindCapture(m) : Ignore<PostgresCaptureOptions>(m, null, "connection", "table", "outboxSchema", "pollInterval");
-        var connection = m.String("connection");
+        var connection = kind is SourceKind.GitHub or SourceKind.Notion or SourceKind.Website ? m.String("connection") : null; // postgres: a database (Capture)
         if (kind is null) return null;
         return new SourceOptions
         {

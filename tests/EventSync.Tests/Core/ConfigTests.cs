@@ -95,14 +95,14 @@ public sealed class ConfigTests
                 maxWait: 1s
                 key: id
                 retry: { schedule: [2s, -1s], jitter: 2 }
-                paths: [docs/**]
+                pathz: [docs/**]
             """;
         var (config, problems) = ConfigLoader.TryParse(yaml, new Dictionary<string, string?>(), "bad.yaml");
         Assert.Null(config);
         var text = string.Join('\n', problems.Select(p => p.ToString()));
         foreach (var expected in new[] { "store:", "unknown source kind 'gitlab'", "whsec_", "not an absolute http(s) URL", "source 'missing-source' is not defined",
                      "sink 'missing-sink' is not defined", "'soon' is not a duration", "'id' is not a supported JSON path", "'-1s' is not a positive duration",
-                     "jitter must be", "unknown key 'paths'" })
+                     "jitter must be", "unknown key 'pathz'" })
             Assert.Contains(expected, text, StringComparison.Ordinal);
         Assert.All(problems, p => Assert.False(string.IsNullOrWhiteSpace(p.Fix)));
         Assert.Contains(problems, p => p.Line == 9 && p.Path == "flows[0].from");
