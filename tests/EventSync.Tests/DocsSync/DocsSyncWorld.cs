@@ -36,7 +36,7 @@ public sealed class DocsSyncWorld : IAsyncDisposable
     public IEventStore Store => Server.Store;
 
     /// <summary>All five flows unless <paramref name="flows"/> names a subset.</summary>
-    public static async Task<DocsSyncWorld> StartAsync(string[]? flows = null, string prefer = "newest", double notionRate = 1000, int notionBurst = 1000, double clientRate = 50, string reconcile = "1h")
+    public static async Task<DocsSyncWorld> StartAsync(string[]? flows = null, string prefer = "newest", double notionRate = 1000, int notionBurst = 1000, double clientRate = 50, string reconcile = "1h", bool rejectNewOptions = false)
     {
         var github = await GitHubEmulator.StartAsync(new GitHubEmulatorOptions { Token = "ghp_test", ContentCreationPerMinute = 100_000 });
         var notion = await NotionEmulator.StartAsync(new NotionEmulatorOptions { RequestsPerSecond = notionRate, Burst = notionBurst });
@@ -47,7 +47,7 @@ public sealed class DocsSyncWorld : IAsyncDisposable
         var (_, architectures) = notion.CreateDatabase("Architecture Catalog", EmulateCommand.ArchitectureCatalogSchema);
         var world = new DocsSyncWorld(github, notion, website, agents, architectures);
         var all = new[] { "github-to-notion", "github-to-website", "notion-to-website", "notion-to-github", "website-to-github" };
-        world.Server = await TestServer.StartAsync(Yaml(world, (flows ?? all).ToHashSet(), prefer, clientRate, reconcile));
+        world.Server = await TestServer.StartAsync(Yaml(world, (flows ?? all).ToHashSet(), prefer, clientRate, reconcile, rejectNewOptions));
         github.AddWebhook(Repo, new Uri(world.Server.Address, "/hooks/github"), GitHubSecret, "push", "release");
         notion.Subscribe(new Uri(world.Server.Address, "/hooks/notion"));
         await notion.WebhooksIdleAsync(CancellationToken.None);
@@ -56,7 +56,7 @@ public sealed class DocsSyncWorld : IAsyncDisposable
         return world;
     }
 
-    private static string Yaml(DocsSyncWorld w, HashSet<string> flows, string prefer, double clientRate, string reconcile)
+    private static string Yaml(DocsSyncWorld w, HashSet<string> flows, string prefer, double clientRate, string reconcile, bool rejectNewOptions)
     {
         var flowYaml = new Dictionary<string, string>
         {
@@ -75,7 +75,7 @@ public sealed class DocsSyncWorld : IAsyncDisposable
             collections:
               agents:
                 github: { path: agents/*.yaml }
-                notion: { dataSource: {{w.AgentsDataSource}}, properties: { name: Name, type: Type, status: Status, description: Description } }
+                notion: { dataSource: {{w.AgentsDataSource}}, properties: { name: Name, type: Type, status: Status, description: Description }, newOptions: {{(rejectNewOptions ? "reject" : "create")}} }
                 website: { collection: agents, resource: agent }
               architectures:
                 github: { path: architectures/**/*.md }
