@@ -104,7 +104,9 @@ public sealed class DocsSyncFlowTests
     public async Task Our_own_writes_echo_back_as_webhooks_and_reconciliation_but_cause_no_further_write()
     {
         await using var w = await DocsSyncWorld.StartAsync(["github-to-notion", "notion-to-github"], reconcile: "1h");
-        await w.PushAsync(new() { ["agents/scout.yaml"] = Agent, ["architectures/event-bus.md"] = Architecture });
+        // Spelled unlike Notion's markdown (* bullets, __bold__, setext heading): still no rewrite of the file.
+        const string unusual = "---\ntitle: Style\n---\n\nStyle Guide\n===========\n\n* one\n* __two__\n";
+        await w.PushAsync(new() { ["agents/scout.yaml"] = Agent, ["architectures/event-bus.md"] = Architecture, ["architectures/style.md"] = unusual });
         await w.SettleAsync();
         var after = w.Writes();
         Assert.True(w.Notion.DeliveredEvents.Count > 0, "the Notion writes produced webhooks (the echo under test)");
@@ -115,6 +117,7 @@ public sealed class DocsSyncFlowTests
         Assert.True(await reconciler.ReconcileOnceAsync(w.Server.Config.Collections, default) > 0);
         await w.SettleAsync();
         Assert.Equal(after, w.Writes());
+        Assert.Equal(unusual, w.GitHub.ReadFile(DocsSyncWorld.Repo, "main", "architectures/style.md"));
         Assert.Equal(0, await reconciler.ReconcileOnceAsync(w.Server.Config.Collections, default)); // nothing recorded twice
         Assert.Empty(await w.FailedRunsAsync());
     }
