@@ -175,4 +175,36 @@ public sealed class DocsSyncFlowTests
         Assert.Equal("v1.2.0", release!["fields"]!["tag"]!.GetValue<string>());
         Assert.Contains("Notes for 1.2", release["body"]!.GetValue<string>(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_page_created_in_Notion_becomes_a_file_and_a_website_resource_and_its_echo_writes_nothing()
+    {
+        await using var w = await DocsSyncWorld.StartAsync(["notion-to-github", "notion-to-website", "github-to-notion"]);
+        w.Notion.CreatePageAsUser(w.AgentsDataSource, new JsonObject
+        {
+            ["Name"] = new JsonObject { ["title"] = new JsonArray(new JsonObject { ["text"] = new JsonObject { ["content"] = "Data Cleaner" } }) },
+            ["Status"] = new JsonObject { ["select"] = new JsonObject { ["name"] = "active" } },
+        }, Md.ToBlocks("Cleans data.\n"));
+        await w.SettleAsync();
+        var yaml = w.GitHub.ReadFile(DocsSyncWorld.Repo, "main", "agents/data-cleaner.yaml");
+        Assert.NotNull(yaml);
+        Assert.Contains("name: Data Cleaner", yaml, StringComparison.Ordinal);
+        Assert.Contains("Cleans data.", yaml, StringComparison.Ordinal);
+        Assert.Equal("agents/data-cleaner.yaml", w.Website.Get("agents", "data-cleaner")!["path"]!.GetValue<string>());
+        // Our commit's push came back through github-to-notion: the page is the same document, untouched, and no second page exists.
+        Assert.Single(w.Notion.Pages(w.AgentsDataSource));
+        Assert.Single(w.GitHub.Commits(DocsSyncWorld.Repo, "main"), c => c.Message.Contains("EventSync-Flow", StringComparison.Ordinal));
+        Assert.Empty(await w.FailedRunsAsync());
+    }
+
+    [Fact]
+    public async Task A_Notion_change_is_forwarded_to_GitHub_Actions_as_a_repository_dispatch()
+    {
+        await using var w = await DocsSyncWorld.StartAsync(["notion-to-actions"]);
+        var page = w.Notion.CreatePageAsUser(w.AgentsDataSource, new JsonObject { ["Name"] = new JsonObject { ["title"] = new JsonArray(new JsonObject { ["text"] = new JsonObject { ["content"] = "X" } }) } });
+        await w.SettleAsync();
+        var dispatch = Assert.Single(w.GitHub.Dispatches);
+        Assert.Equal("notion-webhook", dispatch.EventType);
+        Assert.Equal(page, dispatch.ClientPayload!["entity"]!.GetValue<string>());
+    }
 }

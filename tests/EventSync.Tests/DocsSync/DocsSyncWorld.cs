@@ -65,6 +65,7 @@ public sealed class DocsSyncWorld : IAsyncDisposable
             ["notion-to-website"] = "  - { name: notion-to-website, from: notion, events: [\"page.*\"], key: $.entity.id, to: website }",
             ["notion-to-github"] = $"  - {{ name: notion-to-github, from: notion, events: [\"page.*\"], key: $.entity.id, to: github, prefer: {prefer} }}",
             ["website-to-github"] = "  - { name: website-to-github, from: website, events: [website-update], key: $.client_payload.id, to: github }",
+            ["notion-to-actions"] = "  - { name: notion-to-actions, from: notion, events: [\"page.*\"], key: $.entity.id, to: actions }",
         };
         return $$"""
             workers: { pollInterval: 100ms }
@@ -97,6 +98,7 @@ public sealed class DocsSyncWorld : IAsyncDisposable
               notion: { kind: notion, connection: notion, concurrency: 1 }
               website: { kind: website, connection: website }
               github: { kind: github, connection: github, concurrency: 1 }
+              actions: { kind: github-dispatch, connection: github, eventType: notion-webhook }
             flows:
             {{string.Join("\n", flowYaml.Where(f => flows.Contains(f.Key)).Select(f => f.Value))}}
             """;
