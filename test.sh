@@ -10,6 +10,7 @@ pg_temp_start
 trap pg_temp_stop EXIT
 echo "PostgreSQL $("$PG_TEMP_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_TEMP_PORT"
 dotnet build tests/EventSync.Tests -c Release -nologo -v quiet -clp:ErrorsOnly
+mkdir -p "$root/.artifacts"
 set +e
 dotnet test tests/EventSync.Tests -c Release --no-build -nologo --logger "console;verbosity=minimal" --logger "trx;LogFileName=results.trx" --results-directory "$root/.artifacts/test-results" "$@" 2>&1 | tee "$root/.artifacts/test-output.log"
 status=${PIPESTATUS[0]}

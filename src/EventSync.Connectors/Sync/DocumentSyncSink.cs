@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using EventSync.Connectors.Http;
 using EventSync.Core.Configuration;
 using EventSync.Core.Sinks;
@@ -17,7 +16,8 @@ public sealed class DocumentSyncSink(
     ISyncStateStore state, TimeProvider time) : ISink
 {
     // Two flows can touch one document at once (GitHub -> Notion and Notion -> GitHub); its base must not be raced.
-    private static readonly ConcurrentDictionary<string, SemaphoreSlim> DocumentLocks = new(StringComparer.Ordinal);
+    // Striped: a fixed set of locks, so memory does not grow with the number of documents ever synced.
+    private static readonly SemaphoreSlim[] DocumentLocks = Enumerable.Range(0, 256).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
     public string Name => options.Name;
 
@@ -161,18 +161,33 @@ public sealed class DocumentSyncSink(
             targetValue switch { SyncDocument d => d.ToSnapshot(), System.Text.Json.Nodes.JsonNode n => SyncDocument.Display(n), _ => null },
             sourceWon ? source.Name : target.Name, flow.Prefer.ToString().ToLowerInvariant(), ConflictStatuses.Open, default);
 
+    private static uint StableHash(string text)
+    {
+        var hash = 2166136261u; // FNV-1a: string.GetHashCode differs per process, which is fine here but not needed
+        foreach (var c in text) hash = (hash ^ c) * 16777619u;
+        return hash;
+    }
+
     public static string Pair(string a, string b) => string.CompareOrdinal(a, b) < 0 ? $"{a}|{b}" : $"{b}|{a}";
 
     private static async Task<List<SemaphoreSlim>> LockAsync(IEnumerable<string> documentIds, CancellationToken ct)
     {
         var taken = new List<SemaphoreSlim>();
-        foreach (var id in documentIds.Distinct().Order(StringComparer.Ordinal)) // one order everywhere: no deadlock
+        // Stripes in ascending order everywhere: no deadlock between jobs holding several.
+        try
         {
-            var gate = DocumentLocks.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
-            await gate.WaitAsync(ct);
-            taken.Add(gate);
+            foreach (var stripe in documentIds.Select(id => (int)(StableHash(id) % (uint)DocumentLocks.Length)).Distinct().Order())
+            {
+                await DocumentLocks[stripe].WaitAsync(ct);
+                taken.Add(DocumentLocks[stripe]);
+            }
+            return taken;
         }
-        return taken;
+        catch (OperationCanceledException)
+        {
+            foreach (var gate in taken) gate.Release();
+            throw;
+        }
     }
 }
 
