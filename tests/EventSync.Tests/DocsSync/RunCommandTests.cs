@@ -33,10 +33,13 @@ public sealed class RunCommandTests
                     notion: { dataSource: {{agents}}, properties: { name: Name, status: Status } }
                 sources:
                   github: { kind: github, connection: github }
+                  notion: { kind: notion, connection: notion }
                 sinks:
                   notion: { kind: notion, connection: notion }
+                  github: { kind: github, connection: github }
                 flows:
                   - { name: github-to-notion, from: github, events: [push], branches: [main], key: $.repository.full_name, to: notion }
+                  - { name: notion-to-github, from: notion, events: ["page.*"], key: $.entity.id, to: github }
                 """);
             var eventPath = Path.Combine(dir, "event.json");
             await File.WriteAllTextAsync(eventPath, new JsonObject
@@ -59,6 +62,17 @@ public sealed class RunCommandTests
 
             Assert.Equal(0, await CliApp.RunAsync(["conflicts", "list", "-c", config], stdout, stderr));
             Assert.Contains("(no conflicts)", stdout.ToString(), StringComparison.Ordinal);
+
+            // A flow from Notion runs a reconciliation pass instead of reading the workflow's event.
+            notion.CreatePageAsUser(agents, new JsonObject
+            {
+                ["Name"] = new JsonObject { ["title"] = new JsonArray(new JsonObject { ["text"] = new JsonObject { ["content"] = "Planner" } }) },
+                ["Status"] = new JsonObject { ["select"] = new JsonObject { ["name"] = "draft" } },
+            });
+            using (ProcessEnvironment.Set(("GITHUB_EVENT_NAME", "repository_dispatch")))
+                Assert.Equal(0, await CliApp.RunAsync(["run", "notion-to-github", "-c", config], stdout, stderr));
+            Assert.Contains("status: draft", github.ReadFile("acme/docs", "main", "agents/planner.yaml"), StringComparison.Ordinal);
+            Assert.Contains("reconciliation of notion found", await File.ReadAllTextAsync(summary), StringComparison.Ordinal);
 
             // Outside Actions the command says what it needs.
             using var none = ProcessEnvironment.Set(("GITHUB_EVENT_NAME", null), ("GITHUB_EVENT_PATH", null));
