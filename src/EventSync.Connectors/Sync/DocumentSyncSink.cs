@@ -15,10 +15,6 @@ public sealed class DocumentSyncSink(
     SinkOptions options, EventSyncConfig config, IDocumentSystem target, IReadOnlyDictionary<string, IDocumentSystem> systems,
     ISyncStateStore state, TimeProvider time) : ISink
 {
-    // Two flows can touch one document at once (GitHub -> Notion and Notion -> GitHub); its base must not be raced.
-    // Striped: a fixed set of locks, so memory does not grow with the number of documents ever synced.
-    private static readonly SemaphoreSlim[] DocumentLocks = Enumerable.Range(0, 256).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
-
     public string Name => options.Name;
 
     public async Task<SinkResult> DeliverAsync(SinkDelivery delivery, CancellationToken cancellationToken)
@@ -38,8 +34,7 @@ public sealed class DocumentSyncSink(
                 else
                     resolved.Add((change, await ResolveAsync(source, change, cancellationToken)));
             }
-            var locks = await LockAsync(resolved.Select(r => r.DocumentId), cancellationToken);
-            try
+            await using (await state.LockDocumentsAsync(resolved.Select(r => r.DocumentId).ToHashSet(StringComparer.Ordinal), cancellationToken))
             {
                 var plans = new List<Plan>();
                 foreach (var (change, documentId) in resolved)
@@ -66,10 +61,6 @@ public sealed class DocumentSyncSink(
                     await state.SetBaseAsync(plan.DocumentId, plan.Pair, plan.NewBase.ToSnapshot(), now, cancellationToken);
                     if (plan.Write is null && plan.Note is not null) resources.Add(plan.Note);
                 }
-            }
-            finally
-            {
-                foreach (var l in locks) l.Release();
             }
             await source.CompleteAsync(flow, delivery, cancellationToken);
             if (resources.Count == 0) resources.Add("no document changes");
@@ -161,34 +152,8 @@ public sealed class DocumentSyncSink(
             targetValue switch { SyncDocument d => d.ToSnapshot(), System.Text.Json.Nodes.JsonNode n => SyncDocument.Display(n), _ => null },
             sourceWon ? source.Name : target.Name, flow.Prefer.ToString().ToLowerInvariant(), ConflictStatuses.Open, default);
 
-    private static uint StableHash(string text)
-    {
-        var hash = 2166136261u; // FNV-1a: string.GetHashCode differs per process, which is fine here but not needed
-        foreach (var c in text) hash = (hash ^ c) * 16777619u;
-        return hash;
-    }
-
     public static string Pair(string a, string b) => string.CompareOrdinal(a, b) < 0 ? $"{a}|{b}" : $"{b}|{a}";
 
-    private static async Task<List<SemaphoreSlim>> LockAsync(IEnumerable<string> documentIds, CancellationToken ct)
-    {
-        var taken = new List<SemaphoreSlim>();
-        // Stripes in ascending order everywhere: no deadlock between jobs holding several.
-        try
-        {
-            foreach (var stripe in documentIds.Select(id => (int)(StableHash(id) % (uint)DocumentLocks.Length)).Distinct().Order())
-            {
-                await DocumentLocks[stripe].WaitAsync(ct);
-                taken.Add(DocumentLocks[stripe]);
-            }
-            return taken;
-        }
-        catch (OperationCanceledException)
-        {
-            foreach (var gate in taken) gate.Release();
-            throw;
-        }
-    }
 }
 
 /// <summary>A document cannot be synced as configured (a mapping names a missing property, a path is unsafe): parks the job with the reason.</summary>

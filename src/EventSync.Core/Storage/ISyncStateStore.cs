@@ -7,6 +7,12 @@ namespace EventSync.Core.Storage;
 /// </summary>
 public interface ISyncStateStore
 {
+    /// <summary>
+    /// Holds the documents until the returned handle is disposed, so two flows (in this process or, on PostgreSQL, in
+    /// any process sharing the store) never merge one document at the same time. Locks are taken in one order: no deadlock.
+    /// </summary>
+    Task<IAsyncDisposable> LockDocumentsAsync(IReadOnlyCollection<string> documentIds, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<DocumentLink>> GetLinksAsync(string documentId, CancellationToken cancellationToken);
 
     /// <summary>The document an external id belongs to in a system, or null when it is not linked.</summary>

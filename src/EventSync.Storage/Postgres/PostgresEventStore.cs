@@ -258,6 +258,35 @@ public sealed class PostgresEventStore : SqlStore
         }
     }
 
+    /// <summary>Session advisory locks on a connection held for the job: every process sharing the database sees them.</summary>
+    public override async Task<IAsyncDisposable> LockDocumentsAsync(IReadOnlyCollection<string> documentIds, CancellationToken cancellationToken)
+    {
+        var keys = documentIds.Select(id => unchecked((long)DocumentLockKey(id))).Distinct().Order().ToArray();
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            foreach (var key in keys)
+            {
+                await using var command = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection);
+                command.Parameters.AddWithValue("key", key);
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+        catch
+        {
+            await connection.DisposeAsync(); // closing the session releases whatever it holds
+            throw;
+        }
+        return new Releaser(async () =>
+        {
+            await using (connection)
+            {
+                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock_all()", connection);
+                await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+            }
+        });
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();

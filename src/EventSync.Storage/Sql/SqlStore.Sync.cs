@@ -8,6 +8,47 @@ public abstract partial class SqlStore
 {
     private const string ConflictColumns = "id, doc_id, field, flow, job_id, source_system, target_system, base_value, source_value, target_value, winner, policy, status, created_at, resolved_at, resolution";
 
+    // Striped: a fixed set of locks, so memory does not grow with the number of documents ever synced.
+    private readonly SemaphoreSlim[] _documentLocks = Enumerable.Range(0, 256).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+
+    /// <summary>In-process locks: enough for SQLite, which one process owns. PostgreSQL overrides with advisory locks.</summary>
+    public virtual async Task<IAsyncDisposable> LockDocumentsAsync(IReadOnlyCollection<string> documentIds, CancellationToken cancellationToken)
+    {
+        var taken = new List<SemaphoreSlim>();
+        try
+        {
+            foreach (var stripe in documentIds.Select(id => (int)(DocumentLockKey(id) % (ulong)_documentLocks.Length)).Distinct().Order())
+            {
+                await _documentLocks[stripe].WaitAsync(cancellationToken);
+                taken.Add(_documentLocks[stripe]);
+            }
+            return new Releaser(() =>
+            {
+                foreach (var gate in taken) gate.Release();
+                return ValueTask.CompletedTask;
+            });
+        }
+        catch (OperationCanceledException)
+        {
+            foreach (var gate in taken) gate.Release();
+            throw;
+        }
+    }
+
+    /// <summary>A stable 64-bit key per document (FNV-1a): the same in every process, as advisory locks need.</summary>
+    protected static ulong DocumentLockKey(string documentId)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in "eventsync:doc:" + documentId) hash = (hash ^ c) * 1099511628211UL;
+        return hash;
+    }
+
+    protected sealed class Releaser(Func<ValueTask> release) : IAsyncDisposable
+    {
+        private int _done;
+        public ValueTask DisposeAsync() => Interlocked.Exchange(ref _done, 1) == 0 ? release() : ValueTask.CompletedTask;
+    }
+
     public async Task<IReadOnlyList<DocumentLink>> GetLinksAsync(string documentId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenReadAsync(cancellationToken);
