@@ -4,6 +4,13 @@ namespace EventSync.Connectors.GitHub;
 
 public sealed record GitHubClientOptions
 {
+    // A record prints its members: keep the credential out of any log or exception that formats the options.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("ApiUrl = ").Append(ApiUrl).Append(", Token = ***");
+        return true;
+    }
+
     /// <summary>API root; https://HOST/api/v3 for GitHub Enterprise Server, the emulator's BaseUrl in tests.</summary>
     public Uri ApiUrl { get; init; } = new("https://api.github.com/");
     public required string Token { get; init; }

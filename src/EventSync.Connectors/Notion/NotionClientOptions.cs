@@ -2,6 +2,13 @@ namespace EventSync.Connectors.Notion;
 
 public sealed record NotionClientOptions
 {
+    // A record prints its members: keep the credential out of any log or exception that formats the options.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("ApiUrl = ").Append(ApiUrl).Append(", Token = ***");
+        return true;
+    }
+
     /// <summary>The API root; requests go to {ApiUrl}/v1/...</summary>
     public Uri ApiUrl { get; init; } = new("https://api.notion.com");
     /// <summary>Integration token, sent as <c>Authorization: Bearer</c>.</summary>

@@ -13,6 +13,13 @@ public enum WebsiteUpsertMethod { Put, Post }
 
 public sealed record WebsiteClientOptions
 {
+    // A record prints its members: keep the credential out of any log or exception that formats the options.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("BaseUrl = ").Append(BaseUrl).Append(", ApiKey = ***");
+        return true;
+    }
+
     /// <summary>The site root; resources are at <c>{BaseUrl}/api/{collection}/{id}</c>.</summary>
     public required Uri BaseUrl { get; init; }
     /// <summary>Sent as <c>Authorization: Bearer</c>; never logged nor put in an exception.</summary>
