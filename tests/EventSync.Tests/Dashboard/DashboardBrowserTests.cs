@@ -32,7 +32,7 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
         await using var receiver = await Receiver.StartAsync();
         receiver.Respond = _ => Results.Json(new { error = "name is required" }, statusCode: 422);
         await using var server = await TestServer.StartAsync(Yaml(receiver));
-        Assert.Equal(HttpStatusCode.Accepted, (await server.PostStandardAsync("orders", "msg_page_1", """{"id":"o-1","note":"<img src=x onerror=alert(1)>"}""")).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await server.PostStandardAsync("orders", "msg_page_1", """{"type":"order.updated","id":"o-1","note":"<img src=x onerror=alert(1)>"}""")).StatusCode);
         await WaitForDeadLettersAsync(server, 1);
         await AddConflictAsync(server);
         var run = (await server.Store.ListRunsAsync(new RunQuery(Limit: 1), CancellationToken.None))[0];
@@ -76,6 +76,7 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
         await ReadyAsync(page, "run");
         var text = await page.Locator("#view").InnerTextAsync();
         Assert.Contains("order.updated from orders", text, StringComparison.Ordinal);
+        Assert.Contains("order.updated", await page.Locator("table.metadata").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Contains("422", await page.Locator("table.attempts").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Empty(errors);
     }

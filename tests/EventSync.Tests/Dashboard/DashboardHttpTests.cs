@@ -66,7 +66,7 @@ public sealed class DashboardHttpTests
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         Assert.False(wrong.Headers.Contains("Set-Cookie"));
         var wrongHtml = await wrong.Content.ReadAsStringAsync();
-        Assert.Contains("not the server's admin token", wrongHtml, StringComparison.Ordinal);
+        Assert.Contains("admin token (server.adminToken in the configuration", wrongHtml, StringComparison.Ordinal);
         Assert.DoesNotContain("guess", wrongHtml, StringComparison.Ordinal);
 
         var ok = await http.PostAsync("/dashboard/login", new FormUrlEncodedContent([new("token", Token)]));

@@ -1,5 +1,5 @@
 // EventSync dashboard: a small single-page front end over the admin API. No framework, no build step.
-// Everything shown is built with DOM nodes and text (never innerHTML), because payloads and headers are untrusted.
+// Everything shown is built with DOM nodes and text nodes, never parsed as markup, because payloads and headers are untrusted.
 'use strict';
 (() => {
   const view = document.getElementById('view');
@@ -143,19 +143,17 @@
 
   // ------------------------------------------------------------ charts (inline SVG)
 
-  const W = 600;
-  const H = 130;
   const PAD = { l: 34, r: 8, t: 8, b: 18 };
 
   /** series: [{label, cls, values: [number], kind: 'bar'|'line'}] over equal x steps; xLabels: [left, middle, right]. */
-  function chart(title, series, xLabels) {
+  function chart(title, series, xLabels, W = 600, H = 130) {
     const n = Math.max(1, ...series.map((x) => x.values.length));
     const max = Math.max(1, ...series.flatMap((x) => x.values));
     const iw = W - PAD.l - PAD.r;
     const ih = H - PAD.t - PAD.b;
     const x = (i) => PAD.l + (n === 1 ? iw : (i * iw) / (n - 1));
     const y = (v) => PAD.t + ih - (v / max) * ih;
-    const svg = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, preserveAspectRatio: 'none' }, s('title', {}, title));
+    const svg = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title }, s('title', {}, title));
     for (const f of [0, 0.5, 1]) {
       svg.append(s('line', { class: 'grid', x1: PAD.l, x2: W - PAD.r, y1: y(max * f), y2: y(max * f) }));
       svg.append(s('text', { class: 'axis', x: PAD.l - 4, y: y(max * f) + 4, 'text-anchor': 'end' }, formatAxis(max * f)));
@@ -230,8 +228,8 @@
         { label: 'failed runs', cls: 's-failed', values: f.failedRuns, kind: 'line' },
       ], minutes),
       h('div', { class: 'pair' },
-        chart('Queue depth', [{ label: 'pending + running', cls: 's-depth', values: slots(list, 'depth', now), kind: 'line' }], minutes),
-        chart('Freshness lag (s)', [{ label: 'oldest pending age', cls: 's-lag', values: slots(list, 'lag', now), kind: 'line' }], minutes)));
+        chart('Queue depth', [{ label: 'pending + running', cls: 's-depth', values: slots(list, 'depth', now), kind: 'line' }], minutes, 300, 110),
+        chart('Freshness lag (s)', [{ label: 'oldest pending age', cls: 's-lag', values: slots(list, 'lag', now), kind: 'line' }], minutes, 300, 110)));
   }
 
   function stat(label, value, href) {
