@@ -148,7 +148,7 @@
   /** series: [{label, cls, values: [number], kind: 'bar'|'line'}] over equal x steps; xLabels: [left, middle, right]. */
   function chart(title, series, xLabels, W = 600, H = 130) {
     const n = Math.max(1, ...series.map((x) => x.values.length));
-    const max = Math.max(1, ...series.flatMap((x) => x.values));
+    const max = Math.max(1, ...series.flatMap((x) => x.values.filter((v) => v !== null)));
     const iw = W - PAD.l - PAD.r;
     const ih = H - PAD.t - PAD.b;
     const x = (i) => PAD.l + (n === 1 ? iw : (i * iw) / (n - 1));
@@ -166,8 +166,11 @@
           if (v > 0) svg.append(s('rect', { class: `bar ${ser.cls}`, x: PAD.l + (i * iw) / n, y: y(v), width: bw, height: PAD.t + ih - y(v) }, s('title', {}, `${ser.label}: ${v}`)));
         });
       } else {
-        const pts = ser.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-        svg.append(s('polyline', { class: `line ${ser.cls}`, points: pts }, s('title', {}, ser.label)));
+        // A null is a minute with no sample: left out rather than drawn as zero.
+        const known = ser.values.map((v, i) => [i, v]).filter(([, v]) => v !== null);
+        svg.append(s('polyline', { class: `line ${ser.cls}`, points: known.map(([i, v]) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ') }, s('title', {}, ser.label)));
+        const lastPoint = known[known.length - 1];
+        if (lastPoint) svg.append(s('circle', { class: `dot ${ser.cls}`, cx: x(lastPoint[0]), cy: y(lastPoint[1]), r: 2.5 }, s('title', {}, `${ser.label}: ${formatAxis(lastPoint[1])}`)));
       }
     }
     const legend = h('div', { class: 'legend' }, series.map((ser) => h('span', { class: `key ${ser.cls}` }, ser.label)));
@@ -180,7 +183,7 @@
 
   /** Resamples page-side samples ({t, value}) onto 60 one-minute slots ending now (last value in each slot). */
   function slots(list, key, now) {
-    const out = new Array(60).fill(0);
+    const out = new Array(60).fill(null);
     for (const p of list) {
       const i = 59 - Math.floor((now - p.t) / 60000);
       if (i >= 0 && i < 60) out[i] = p[key];
