@@ -112,6 +112,7 @@ public static class AdminApi
 
     public static bool Authorized(HttpRequest request, string token)
     {
+        if (Dashboard.DashboardAuth.HasSessionCookie(request, token)) return true;
         var header = request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return false;
         // Hash both sides so the comparison is constant-time regardless of length.

@@ -99,6 +99,7 @@ public static class EventSyncServer
             }
         });
         AdminApi.Map(app, config);
+        Dashboard.DashboardEndpoints.Map(app, config);
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             app.Services.GetRequiredService<IngestWriter>().DisposeAsync().AsTask().GetAwaiter().GetResult();
