@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using EventSync.Core.Configuration;
 using EventSync.Core.Sinks;
 using EventSync.Core.Storage;
+using EventSync.Core.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace EventSync.Core.Work;
@@ -239,6 +240,15 @@ public sealed class JobDispatcher
 
     /// <summary>One attempt of one job, turned into its completion. Never throws except on shutdown.</summary>
     private async Task<JobCompletion> ExecuteAsync(ClaimedJob claimed, CancellationToken cancellationToken)
+    {
+        // The job's span is Activity.Current while the sink runs, so the sink's HTTP calls become its children.
+        using var activity = EventSyncTelemetry.StartJob(claimed.Job, claimed.Events);
+        var completion = await ExecuteAttemptAsync(claimed, cancellationToken);
+        EventSyncTelemetry.JobFinished(activity, claimed.Job, completion.Run.Outcome, completion.Run.FinishedAt - completion.Run.StartedAt, completion.Run.Error);
+        return completion;
+    }
+
+    private async Task<JobCompletion> ExecuteAttemptAsync(ClaimedJob claimed, CancellationToken cancellationToken)
     {
         var job = claimed.Job;
         var started = _time.GetUtcNow();
