@@ -26,6 +26,7 @@ public sealed class JobDispatcher
     private readonly ILogger _logger;
     private readonly Random _random;
     private readonly Dictionary<string, SemaphoreSlim> _sinkSlots;
+    private readonly Redaction _redaction;
 
     public JobDispatcher(IEventStore store, IReadOnlyDictionary<string, ISink> sinks, EventSyncConfig config, TimeProvider time, WorkSignal signal, ILogger<JobDispatcher> logger, string? workerId = null, Random? random = null)
     {
@@ -38,6 +39,7 @@ public sealed class JobDispatcher
         _random = random ?? Random.Shared;
         WorkerId = workerId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()[..3])}";
         _sinkSlots = config.Sinks.Values.ToDictionary(s => s.Name, s => new SemaphoreSlim(s.Concurrency, s.Concurrency));
+        _redaction = Redaction.For(config);
     }
 
     public string WorkerId { get; }
@@ -272,6 +274,8 @@ public sealed class JobDispatcher
         {
             result = SinkResult.Retryable($"{ex.GetType().Name}: {ex.Message}");
         }
+        // The error goes to the log, the run record (API, CLI) and the span: never with a secret in it.
+        if (result.Error is not null) result = result with { Error = _redaction.Apply(result.Error) };
 
         var finished = _time.GetUtcNow();
         switch (result.Status)
