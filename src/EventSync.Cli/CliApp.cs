@@ -255,6 +255,7 @@ public static class CliApp
                 await stdout.WriteLineAsync($"store {s.Store} (schema v{s.SchemaVersion})");
                 TableWriter.Write(stdout, ["flow", "from", "to", "state", "pending", "running", "dead", "lag s"],
                     s.Flows.Select(f => new[] { f.Name, f.From, f.To, f.State, f.Pending.ToString(CultureInfo.InvariantCulture), f.Running.ToString(CultureInfo.InvariantCulture), f.Parked.ToString(CultureInfo.InvariantCulture), f.OldestPendingSeconds.ToString("0.0", CultureInfo.InvariantCulture) }), "(no flows configured)");
+                await StatusSinks.WriteAsync(stdout, s);
             }
             return Ok;
         }, ct));

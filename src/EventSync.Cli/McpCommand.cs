@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using EventSync.Connectors;
 using EventSync.Connectors.Vectors;
+using EventSync.Core;
 using EventSync.Core.Admin;
 using EventSync.Core.Configuration;
 using EventSync.Core.Sinks;
@@ -93,8 +94,8 @@ internal static partial class McpCommand
                     });
 
                 using var host = builder.Build();
-                host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("EventSync.Mcp").LogInformation(
-                    "eventsync mcp: store {Store}; config {Origin}; vector flows {Flows}", store.Description, config.Origin, string.Join(", ", service.VectorFlows.Select(f => f.Name)));
+                host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("EventSync.Mcp").McpStarted(
+                    store.Description, config.Origin, string.Join(", ", service.VectorFlows.Select(f => f.Name)));
                 // Returns when the client closes stdin (the stdio session ends and stops the host) or on SIGTERM/SIGINT.
                 await host.RunAsync(ct);
                 return CliApp.Ok;

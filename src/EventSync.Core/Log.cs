@@ -14,8 +14,9 @@ public static partial class Log
     [LoggerMessage(1002, LogLevel.Error, "Group commit of {Count} deliveries failed; answering 503")]
     public static partial void IngestCommitFailed(this ILogger logger, Exception exception, int count);
 
-    [LoggerMessage(1003, LogLevel.Warning, "Notion verification token received for source {Source}: {Token} — paste it into Notion to verify the subscription and set sources.{Source}.verificationToken")]
-    public static partial void NotionVerificationToken(this ILogger logger, string source, string token);
+    // The token is a signing key: it is shown by `eventsync sources` (which needs store access), never written to the log.
+    [LoggerMessage(1003, LogLevel.Warning, "Notion verification token received for source {Source}: run `eventsync sources` to see it, paste it into Notion to verify the subscription and set sources.{Source}.verificationToken")]
+    public static partial void NotionVerificationToken(this ILogger logger, string source);
 
     [LoggerMessage(2000, LogLevel.Information, "Worker {Worker} started: concurrency {Concurrency}, lease {Lease}")]
     public static partial void WorkerStarted(this ILogger logger, string worker, int concurrency, TimeSpan lease);
@@ -46,4 +47,7 @@ public static partial class Log
 
     [LoggerMessage(3001, LogLevel.Error, "Pruning failed")]
     public static partial void PruneFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(6000, LogLevel.Information, "eventsync mcp: store {Store}; config {Origin}; vector flows {Flows}")]
+    public static partial void McpStarted(this ILogger logger, string store, string origin, string flows);
 }

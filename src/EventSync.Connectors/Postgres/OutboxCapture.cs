@@ -133,9 +133,9 @@ public sealed partial class OutboxCapture(SourceOptions source, IEventStore stor
 
     private sealed record OutboxRow(long Id, string Key, string? Tenant, string Op, string[]? Changed, DateTimeOffset ChangedAt, long Xid);
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Source {Source}: listening for changes to {Table} on {Database}")]
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Source {Source}: listening for changes to {Table} on {Database}")]
     private static partial void LogListening(ILogger logger, string source, string database, string table);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Source {Source}: change capture failed; reconnecting in {Seconds} s")]
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Source {Source}: change capture failed; reconnecting in {Seconds} s")]
     private static partial void LogCaptureFailed(ILogger logger, Exception exception, string source, double seconds);
 }

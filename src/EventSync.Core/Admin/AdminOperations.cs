@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using EventSync.Core.Configuration;
 using EventSync.Core.Storage;
+using EventSync.Core.Telemetry;
 
 namespace EventSync.Core.Admin;
 
@@ -112,7 +113,7 @@ public sealed class AdminOperations(IEventStore store, EventSyncConfig config, T
             return new FlowStatusView(f.Name, f.From, f.To, s?.Pending ?? 0, s?.Running ?? 0, s?.Parked ?? 0, Math.Round(lag.TotalSeconds, 3), paused,
                 paused is not null ? "paused" : (s?.Parked ?? 0) > 0 ? "failing" : "healthy");
         }).ToList();
-        return new StatusView(store.Description, await store.SchemaVersionAsync(ct), now, flows);
+        return new StatusView(store.Description, await store.SchemaVersionAsync(ct), now, flows) { Sinks = await SinkHealth.EvaluateAsync(store, config, now, ct) };
     }
 
     public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
@@ -146,4 +147,8 @@ public sealed record TriggerResult(string Flow, string Entity, long EventId);
 
 public sealed record FlowStatusView(string Name, string From, string To, int Pending, int Running, int Parked, double OldestPendingSeconds, DateTimeOffset? SinkPausedUntil, string State);
 
-public sealed record StatusView(string Store, int SchemaVersion, DateTimeOffset Now, IReadOnlyList<FlowStatusView> Flows);
+public sealed record StatusView(string Store, int SchemaVersion, DateTimeOffset Now, IReadOnlyList<FlowStatusView> Flows)
+{
+    /// <summary>Per sink: healthy, retrying, failing or paused (until when); what /readyz reports too.</summary>
+    public IReadOnlyList<SinkStatusView> Sinks { get; init; } = [];
+}

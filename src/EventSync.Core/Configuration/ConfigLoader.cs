@@ -14,7 +14,7 @@ public sealed partial class ConfigLoader
 {
     public const string DefaultPath = "eventsync.yaml";
     public const string EnvironmentPrefix = "EVENTSYNC_";
-    private static readonly string[] TopLevelKeys = ["store", "server", "connections", "collections", "sources", "sinks", "flows", "workers", "retention"];
+    private static readonly string[] TopLevelKeys = ["store", "server", "connections", "collections", "sources", "sinks", "flows", "workers", "retention", "telemetry"];
 
     private readonly List<ConfigProblem> _problems = [];
     private readonly IReadOnlyDictionary<string, string?> _environment;
@@ -153,6 +153,7 @@ public sealed partial class ConfigLoader
         }
         var workers = BindWorkers(top.Map("workers"));
         var retention = BindRetention(top.Map("retention"));
+        var telemetry = BindTelemetry(top.Map("telemetry"));
         top.ReportUnknownKeys();
         CheckConnectorReferences(sources, sinks, flows, collections);
 
@@ -168,6 +169,7 @@ public sealed partial class ConfigLoader
         {
             Store = store!, Server = server!, Sources = sources, Sinks = sinks, Flows = flows,
             Workers = workers!, Retention = retention!, Origin = _file, Connections = _connections, Collections = collections,
+            Telemetry = telemetry,
         };
     }
 
@@ -189,8 +191,9 @@ public sealed partial class ConfigLoader
         if (token is { Length: > 0 and < 16 })
             Problem(m.NodeOf("adminToken"), m.Path + ".adminToken", "the admin token is shorter than 16 characters", "use a long random value, e.g. from `openssl rand -hex 32`");
         var batch = m.Int("ingestBatchSize", defaults.IngestBatchSize, 1, 10_000);
+        var logFormat = BindLogFormat(m);
         m.ReportUnknownKeys();
-        return new ServerOptions { Urls = urls, AdminToken = string.IsNullOrEmpty(token) ? null : token, IngestBatchSize = batch };
+        return new ServerOptions { Urls = urls, AdminToken = string.IsNullOrEmpty(token) ? null : token, IngestBatchSize = batch, LogFormat = logFormat };
     }
 
     private Dictionary<string, T> BindNamed<T>(MapReader? m, string section, Func<MapReader, string, T?> bind) where T : class

@@ -13,6 +13,7 @@ public sealed class EventSyncConfig
     public IReadOnlyDictionary<string, ConnectionOptions> Connections { get; init; } = new Dictionary<string, ConnectionOptions>();
     /// <summary>Document collections in match order: a repository path belongs to the first whose glob matches.</summary>
     public IReadOnlyList<CollectionOptions> Collections { get; init; } = [];
+    public TelemetryOptions Telemetry { get; init; } = new();
 
     /// <summary>Where the configuration came from (a file path, or "defaults").</summary>
     public string Origin { get; init; } = "defaults";
@@ -23,7 +24,7 @@ public sealed class EventSyncConfig
     public EventSyncConfig WithOnlyFlow(FlowOptions flow) => new()
     {
         Store = Store, Server = Server, Sources = Sources, Sinks = Sinks, Flows = [flow], Workers = Workers, Retention = Retention,
-        Connections = Connections, Collections = Collections, Origin = Origin,
+        Connections = Connections, Collections = Collections, Origin = Origin, Telemetry = Telemetry,
     };
 }
 
@@ -66,6 +67,7 @@ public sealed class ServerOptions
     public string? AdminToken { get; init; }
     /// <summary>Most webhooks committed in one store transaction (group commit).</summary>
     public int IngestBatchSize { get; init; } = 512;
+    public LogFormat LogFormat { get; init; } = LogFormat.Text;
 }
 
 public enum SourceKind { GitHub, Notion, Supabase, StandardWebhooks, Postgres, Website }

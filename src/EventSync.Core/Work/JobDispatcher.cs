@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using EventSync.Core.Configuration;
 using EventSync.Core.Sinks;
 using EventSync.Core.Storage;
+using EventSync.Core.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace EventSync.Core.Work;
@@ -25,6 +26,7 @@ public sealed class JobDispatcher
     private readonly ILogger _logger;
     private readonly Random _random;
     private readonly Dictionary<string, SemaphoreSlim> _sinkSlots;
+    private readonly Redaction _redaction;
 
     public JobDispatcher(IEventStore store, IReadOnlyDictionary<string, ISink> sinks, EventSyncConfig config, TimeProvider time, WorkSignal signal, ILogger<JobDispatcher> logger, string? workerId = null, Random? random = null)
     {
@@ -37,6 +39,7 @@ public sealed class JobDispatcher
         _random = random ?? Random.Shared;
         WorkerId = workerId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()[..3])}";
         _sinkSlots = config.Sinks.Values.ToDictionary(s => s.Name, s => new SemaphoreSlim(s.Concurrency, s.Concurrency));
+        _redaction = Redaction.For(config);
     }
 
     public string WorkerId { get; }
@@ -240,6 +243,15 @@ public sealed class JobDispatcher
     /// <summary>One attempt of one job, turned into its completion. Never throws except on shutdown.</summary>
     private async Task<JobCompletion> ExecuteAsync(ClaimedJob claimed, CancellationToken cancellationToken)
     {
+        // The job's span is Activity.Current while the sink runs, so the sink's HTTP calls become its children.
+        using var activity = EventSyncTelemetry.StartJob(claimed.Job, claimed.Events);
+        var completion = await ExecuteAttemptAsync(claimed, cancellationToken);
+        EventSyncTelemetry.JobFinished(activity, claimed.Job, completion.Run.Outcome, completion.Run.FinishedAt - completion.Run.StartedAt, completion.Run.Error);
+        return completion;
+    }
+
+    private async Task<JobCompletion> ExecuteAttemptAsync(ClaimedJob claimed, CancellationToken cancellationToken)
+    {
         var job = claimed.Job;
         var started = _time.GetUtcNow();
         var flow = _config.FindFlow(job.Flow);
@@ -262,6 +274,8 @@ public sealed class JobDispatcher
         {
             result = SinkResult.Retryable($"{ex.GetType().Name}: {ex.Message}");
         }
+        // The error goes to the log, the run record (API, CLI) and the span: never with a secret in it.
+        if (result.Error is not null) result = result with { Error = _redaction.Apply(result.Error) };
 
         var finished = _time.GetUtcNow();
         switch (result.Status)

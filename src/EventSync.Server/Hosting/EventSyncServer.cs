@@ -10,6 +10,7 @@ using EventSync.Core.Storage;
 using EventSync.Core.Work;
 using EventSync.Server.Admin;
 using EventSync.Server.Ingest;
+using EventSync.Server.Telemetry;
 using EventSync.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -32,12 +33,7 @@ public static class EventSyncServer
     {
         options ??= new ServerBuildOptions();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
+        builder.Logging.AddEventSyncConsole(config.Server.LogFormat);
         builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
@@ -73,6 +69,8 @@ public static class EventSyncServer
         services.AddSingleton(sp => new VectorService(config, store, vectors, sp.GetRequiredService<IReadOnlyDictionary<string, Core.Sinks.ISink>>(), time));
         services.AddSingleton(sp => new JobDispatcher(store, sp.GetRequiredService<IReadOnlyDictionary<string, Core.Sinks.ISink>>(), config, time,
             sp.GetRequiredService<WorkSignal>(), sp.GetRequiredService<ILogger<JobDispatcher>>(), options.WorkerId));
+        services.AddEventSyncTelemetry(config.Telemetry);
+        services.AddQueueGauges();
         if (options.RunWorkers) services.AddHostedService<DispatcherService>();
         services.AddHostedService<RetentionService>();
         if (options.RunWorkers && config.Sources.Values.Any(src => src.Capture is not null)) services.AddHostedService<CaptureService>();
@@ -85,19 +83,7 @@ public static class EventSyncServer
             await source.LoadStateAsync(store, cancellationToken);
 
         app.MapPost("/hooks/{source}", (HttpContext context, string source, IngestEndpoint endpoint) => endpoint.HandleAsync(context, source));
-        app.MapGet("/healthz", () => Results.Json(new { status = "alive" }));
-        app.MapGet("/readyz", async (IEventStore s, CancellationToken ct) =>
-        {
-            try
-            {
-                await s.PingAsync(ct);
-                return Results.Json(new { status = "ready", store = s.Description });
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                return Results.Json(new { status = "unavailable", store = s.Description, error = ex.GetType().Name }, statusCode: 503);
-            }
-        });
+        HealthEndpoints.Map(app);
         AdminApi.Map(app, config);
         Dashboard.DashboardEndpoints.Map(app, config);
         app.Lifetime.ApplicationStopped.Register(() =>

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Text.Json;
 using EventSync.Core;
 using EventSync.Core.Admin;
 using EventSync.Core.Ingest;
 using EventSync.Core.Storage;
+using EventSync.Core.Telemetry;
 using EventSync.Core.Work;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -17,6 +19,37 @@ namespace EventSync.Server.Ingest;
 public sealed class IngestEndpoint(SourceRegistry sources, IngestWriter writer, FlowRouter router, IEventStore store, TimeProvider time, ILogger<IngestEndpoint> logger)
 {
     public async Task HandleAsync(HttpContext context, string sourceName)
+    {
+        using var activity = StartIngestActivity(context, sourceName);
+        await HandleCoreAsync(context, sourceName, activity);
+        activity?.SetTag("http.response.status_code", context.Response.StatusCode);
+    }
+
+    /// <summary>
+    /// The ingest span: a child of the request's span (ASP.NET Core instrumentation) or, without one, of the sender's
+    /// own traceparent, so the sender's trace continues through EventSync.
+    /// </summary>
+    private static Activity? StartIngestActivity(HttpContext context, string sourceName)
+    {
+        if (!EventSyncTelemetry.Source.HasListeners()) return null;
+        ActivityContext parent = default;
+        if (Activity.Current is null && context.Request.Headers.TryGetValue("traceparent", out var traceparent))
+            ActivityContext.TryParse(traceparent.ToString(), context.Request.Headers["tracestate"].ToString(), isRemote: true, out parent);
+        var activity = EventSyncTelemetry.Source.StartActivity("eventsync.ingest " + (sourceName.Length > 64 ? sourceName[..64] : sourceName), ActivityKind.Internal, parent);
+        activity?.SetTag(EventSyncTelemetry.Tags.Source, sourceName.Length > 64 ? sourceName[..64] : sourceName);
+        return activity;
+    }
+
+    private static void Count(string source, string outcome, string? code = null, Activity? activity = null)
+    {
+        var tags = new TagList { { EventSyncTelemetry.Tags.Source, source }, { EventSyncTelemetry.Tags.Outcome, outcome } };
+        if (code is not null) tags.Add(EventSyncTelemetry.Tags.Code, code);
+        EventSyncTelemetry.EventsReceived.Add(1, tags);
+        activity?.SetTag(EventSyncTelemetry.Tags.Outcome, outcome);
+        if (code is not null) activity?.SetTag(EventSyncTelemetry.Tags.Code, code);
+    }
+
+    private async Task HandleCoreAsync(HttpContext context, string sourceName, Activity? activity)
     {
         var now = time.GetUtcNow();
         var remote = context.Connection.RemoteIpAddress?.ToString();
@@ -79,7 +112,7 @@ public sealed class IngestEndpoint(SourceRegistry sources, IngestWriter writer, 
                 var entity = jobs.Count > 0 ? jobs[0].EntityKey : null;
                 var write = new IngestWrite(
                     new DeliveryRecord(now, source.Options.Name, accept.DeliveryId, 202, DeliveryOutcomes.Accepted, null, body.Length, remote),
-                    new NewEvent(source.Options.Name, accept.DedupKey, accept.DeliveryId, accept.EventType, entity, now, source.Verifier.SanitizedHeadersJson(request), accept.Payload),
+                    new NewEvent(source.Options.Name, accept.DedupKey, accept.DeliveryId, accept.EventType, entity, now, EventSyncTelemetry.WithTraceparent(source.Verifier.SanitizedHeadersJson(request), activity ?? Activity.Current), accept.Payload),
                     jobs);
                 IngestResult result;
                 try
@@ -88,10 +121,14 @@ public sealed class IngestEndpoint(SourceRegistry sources, IngestWriter writer, 
                 }
                 catch (StoreUnavailableException)
                 {
+                    Count(source.Options.Name, "unavailable", "store_unavailable", activity);
                     context.Response.Headers.RetryAfter = "5";
                     await WriteErrorAsync(context, 503, "store_unavailable", "the event could not be stored durably, so it was not accepted; retry later");
                     return;
                 }
+                Count(source.Options.Name, result.Duplicate ? DeliveryOutcomes.Duplicate : DeliveryOutcomes.Accepted, activity: activity);
+                if (result.EventId is { } eventId) activity?.SetTag(EventSyncTelemetry.Tags.EventId, eventId);
+                activity?.SetTag(EventSyncTelemetry.Tags.EventType, accept.EventType);
                 context.Response.StatusCode = 202;
                 await context.Response.WriteAsJsonAsync(new AcceptedBody(result.EventId, result.Duplicate, result.Duplicate ? 0 : result.JobsTouched, accept.DeliveryId), IngestJson.Default.AcceptedBody, cancellationToken: context.RequestAborted);
                 return;
@@ -103,8 +140,9 @@ public sealed class IngestEndpoint(SourceRegistry sources, IngestWriter writer, 
         await store.SetSourceStateAsync(source.Options.Name, AdminOperations.NotionTokenState, token, now, context.RequestAborted);
         source.RememberNotionToken(token);
         // Shown on purpose: the operator must paste it into Notion to activate the subscription (see `eventsync sources`).
-        if (source.Options.VerificationToken is null) logger.NotionVerificationToken(source.Options.Name, token);
+        if (source.Options.VerificationToken is null) logger.NotionVerificationToken(source.Options.Name);
         await LogAsync(new DeliveryRecord(now, source.Options.Name, null, 200, DeliveryOutcomes.Handshake, "Notion verification request; token stored for `eventsync sources`", bytes, remote), context.RequestAborted);
+        Count(source.Options.Name, DeliveryOutcomes.Handshake, activity: Activity.Current);
         context.Response.StatusCode = 200;
         await context.Response.WriteAsJsonAsync(new HandshakeBody(true, "verification token received; run `eventsync sources` to see it"), IngestJson.Default.HandshakeBody, cancellationToken: context.RequestAborted);
     }
@@ -112,6 +150,7 @@ public sealed class IngestEndpoint(SourceRegistry sources, IngestWriter writer, 
     private async Task RejectAsync(HttpContext context, string source, string? delivery, int status, string code, string message, int bytes, DateTimeOffset now, string? remote)
     {
         logger.DeliveryRejected(source, delivery, status, code);
+        Count(source, DeliveryOutcomes.Rejected, code, Activity.Current);
         await LogAsync(new DeliveryRecord(now, source, Truncate(delivery, 200), status, DeliveryOutcomes.Rejected, $"{code}: {message}", bytes, remote), context.RequestAborted);
         await WriteErrorAsync(context, status, code, message);
     }
