@@ -10,7 +10,7 @@ namespace EventSync.Cli;
 /// <summary>Error messages that say what to do next: which help to read, which setting to fix.</summary>
 internal static class CliErrors
 {
-    public const int MaxLimit = 1000;
+    public const int MaxLimit = 100_000;
 
     /// <summary>"Run `eventsync runs show --help` for usage.": the help of the command the user was typing, not the root's.</summary>
     public static string UsageHint(ParseResult parse)
@@ -20,7 +20,7 @@ internal static class CliErrors
         return $"Run `eventsync {string.Join(' ', names.Append("--help"))}` for usage.";
     }
 
-    /// <summary>--limit is 1 to 1000, as on the admin API; a typo like -5 is an error rather than an empty table.</summary>
+    /// <summary>--limit is 1 to 100000: a typo like -5 or 0 is an error rather than an empty table (scripts may ask for more than the API's 1000).</summary>
     public static void ValidateLimit(Option<int> limit) => limit.Validators.Add(result =>
     {
         var value = result.GetValueOrDefault<int>();

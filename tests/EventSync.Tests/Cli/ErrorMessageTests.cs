@@ -21,7 +21,7 @@ public sealed class ErrorMessageTests : IDisposable
         { "no such conflict", ["conflicts", "show", "999", "-c", "{config}"], CliApp.Failure, ["no conflict 999", "eventsync conflicts list"] },
         { "bad --since", ["runs", "list", "--since", "last tuesday", "-c", "{config}"], CliApp.Usage, ["last tuesday", "1h", "ISO 8601"] },
         { "bad --status", ["runs", "list", "--status", "broken", "-c", "{config}"], CliApp.Usage, ["broken", "parked", "eventsync runs list --help"] },
-        { "bad --limit", ["dead", "list", "--limit", "0", "-c", "{config}"], CliApp.Usage, ["--limit must be 1 to 1000"] },
+        { "bad --limit", ["dead", "list", "--limit", "0", "-c", "{config}"], CliApp.Usage, ["--limit must be 1 to 100000, not 0"] },
         { "unknown option", ["events", "list", "--sorce", "github"], CliApp.Usage, ["--sorce", "eventsync events list --help"] },
         { "unknown command", ["frobnicate"], CliApp.Usage, ["frobnicate", "eventsync --help"] },
         { "store unreachable (PostgreSQL)", ["status", "-c", "{unreachable-postgres}"], CliApp.Failure, ["cannot open the store", "Password=***", "PostgreSQL is running"] },
