@@ -21,6 +21,7 @@ public static class CliApp
         var configOption = new Option<string?>("--config", "-c") { Description = "Configuration file (default ./eventsync.yaml; built-in defaults when absent)", Recursive = true };
         var jsonOption = new Option<bool>("--json") { Description = "Print stable JSON for scripts instead of a table", Recursive = true };
         var limitOption = new Option<int>("--limit") { Description = "Most rows to show", DefaultValueFactory = _ => 50 };
+        CliErrors.ValidateLimit(limitOption);
         var root = new RootCommand("EventSync: signed webhooks in, durable jobs out, every sync traceable to its event.");
         root.Options.Add(configOption);
         root.Options.Add(jsonOption);
@@ -52,10 +53,10 @@ public static class CliApp
         var migrate = new Command("migrate", "Create or upgrade the store's schema");
         migrate.SetAction((pr, ct) => WithStore(pr, configOption, stderr, async (store, _, _) =>
         {
-            await store.MigrateAsync(ct);
-            await stdout.WriteLineAsync($"{store.Description}: schema at version {await store.SchemaVersionAsync(ct)}");
+            var version = await store.SchemaVersionAsync(ct);
+            await stdout.WriteLineAsync(pr.GetValue(jsonOption) ? AdminOperations.ToJson(new { store = store.Description, schemaVersion = version }) : $"{store.Description}: schema at version {version}");
             return Ok;
-        }, migrate: false, ct));
+        }, migrate: true, ct));
         root.Subcommands.Add(migrate);
 
         var configCommand = new Command("config", "Configuration tools");
@@ -117,6 +118,7 @@ public static class CliApp
         var runsList = new Command("list", "List runs, newest first");
         var flowOption = new Option<string?>("--flow") { Description = "Only this flow" };
         var statusOption = new Option<string?>("--status") { Description = "Only this outcome: succeeded, failed, throttled, parked, abandoned, lease-lost" };
+        statusOption.AcceptOnlyFromAmong(RunOutcomes.Succeeded, RunOutcomes.Failed, RunOutcomes.Throttled, RunOutcomes.Parked, RunOutcomes.Abandoned, RunOutcomes.LeaseLost);
         var sinceOption = new Option<string?>("--since") { Description = "Only runs started in this recent window (e.g. 1h, 30m) or since an ISO time" };
         foreach (var o in new Option[] { flowOption, statusOption, sinceOption, limitOption }) runsList.Options.Add(o);
         runsList.SetAction((pr, ct) => WithOps(pr, configOption, stderr, async ops =>
@@ -196,12 +198,12 @@ public static class CliApp
             }
             if (all)
             {
-                var n = await ops.ReplayAllAsync(pr.GetValue(flowOption), new Progress<(int Done, int Total)>(p =>
-                {
-                    if (!pr.GetValue(jsonOption)) stderr.Write($"\rreplayed {p.Done}");
-                }), ct);
+                var flow = pr.GetValue(flowOption);
+                var total = (await ops.StatusAsync(ct)).Flows.Where(f => flow is null || f.Name == flow).Sum(f => (long)f.Parked);
+                var n = await CliProgress.RunAsync("replay", "dead letters", total, pr.GetValue(jsonOption), stdout, stderr,
+                    progress => ops.ReplayAllAsync(flow, new Reporter<(int Done, int Total)>(p => progress.Report(p.Done)), ct));
                 if (pr.GetValue(jsonOption)) await stdout.WriteLineAsync(AdminOperations.ToJson(new { replayed = n }));
-                else await stdout.WriteLineAsync($"\rreplayed {n} dead letter(s)");
+                else await stdout.WriteLineAsync($"replayed {n} dead letter(s)");
                 return Ok;
             }
             var pending = await ops.ReplayAsync(id!.Value, ct);
@@ -265,12 +267,13 @@ public static class CliApp
         SyncCommands.Add(root, configOption, jsonOption, stdout, stderr);
         RunCommand.Add(root, configOption, stdout, stderr);
         EmulateCommand.Add(root, stdout, stderr);
+        CompletionCommand.Add(root, stdout);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             foreach (var e in parse.Errors) await stderr.WriteLineAsync("error: " + e.Message);
-            await stderr.WriteLineAsync("Run `eventsync --help` for usage.");
+            await stderr.WriteLineAsync(CliErrors.UsageHint(parse));
             return Usage;
         }
         return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
@@ -293,8 +296,7 @@ public static class CliApp
         {
             var config = LoadConfig(pr.GetValue(configOption), stderr);
             if (config is null) return Failure;
-            await using var store = EventStoreFactory.Open(config.Store);
-            if (migrate) await store.MigrateAsync(ct);
+            await using var store = await CliErrors.OpenStoreAsync(config, migrate, ct);
             return await action(store, config, ct);
         });
 
@@ -314,7 +316,7 @@ public static class CliApp
             await stderr.WriteLineAsync("error: " + ex.Message);
             return Usage;
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or UnauthorizedAccessException or InvalidOperationException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or UnauthorizedAccessException or InvalidOperationException or System.Net.Sockets.SocketException or KeyNotFoundException)
         {
             await stderr.WriteLineAsync($"error: {ex.Message}");
             return Failure;

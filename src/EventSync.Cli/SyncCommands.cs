@@ -14,6 +14,7 @@ internal static class SyncCommands
         var conflicts = new Command("conflicts", "Fields both systems changed since they last agreed: the winner was written, the loser is kept here");
         var statusOption = new Option<string>("--status") { Description = "open, resolved or all", DefaultValueFactory = _ => "open" };
         var limitOption = new Option<int>("--limit") { Description = "Most rows to show", DefaultValueFactory = _ => 50 };
+        CliErrors.ValidateLimit(limitOption);
         var list = new Command("list", "List conflicts, newest first");
         list.Options.Add(statusOption);
         list.Options.Add(limitOption);
@@ -38,7 +39,7 @@ internal static class SyncCommands
         show.Arguments.Add(idArgument);
         show.SetAction((pr, ct) => CliApp.WithStore(pr, configOption, stderr, async (store, _, _) =>
         {
-            var c = await store.GetConflictAsync(pr.GetValue(idArgument), ct) ?? throw new ArgumentException($"conflict {pr.GetValue(idArgument)} does not exist");
+            var c = await store.GetConflictAsync(pr.GetValue(idArgument), ct) ?? throw new KeyNotFoundException($"no conflict {pr.GetValue(idArgument)}; see `eventsync conflicts list`");
             if (pr.GetValue(jsonOption)) { await stdout.WriteLineAsync(AdminOperations.ToJson(c)); return CliApp.Ok; }
             await stdout.WriteLineAsync($"conflict {c.Id} on {c.DocumentId}, field {c.Field} ({c.Status}{(c.Resolution is null ? "" : ": " + c.Resolution)})");
             await stdout.WriteLineAsync($"flow {c.Flow}, job {c.JobId}; policy {c.Policy}; {c.Winner} won");

@@ -109,14 +109,12 @@ internal static class VectorCommands
             command.SetAction((pr, ct) => WithVectors(pr, configOption, stderr, async service =>
             {
                 var json = pr.GetValue(jsonOption);
-                var report = await service.ReconcileAsync(pr.GetValue(flow), new Progress<int>(n =>
-                {
-                    if (!json && n % 100 == 0) stderr.Write($"\r{name}: {n} rows checked");
-                }), ct);
+                var report = await CliProgress.RunAsync(name, "rows", null, json, stdout, stderr,
+                    progress => service.ReconcileAsync(pr.GetValue(flow), new Reporter<int>(n => progress.Report(n)), ct));
                 if (json) await stdout.WriteLineAsync(AdminOperations.ToJson(report));
                 else
                 {
-                    await stdout.WriteLineAsync($"\r{report.Flow}: {report.Rows} rows checked; {report.Added} added, {report.Updated} re-embedded, {report.Unchanged} unchanged, {report.Removed} orphans removed, {report.Failed} failed{(report.Switched ? "; switched to the new index" : "")}");
+                    await stdout.WriteLineAsync($"{report.Flow}: {report.Rows} rows checked; {report.Added} added, {report.Updated} re-embedded, {report.Unchanged} unchanged, {report.Removed} orphans removed, {report.Failed} failed{(report.Switched ? "; switched to the new index" : "")}");
                     foreach (var e in report.Errors) await stdout.WriteLineAsync("  " + e);
                 }
                 return report.Failed == 0 ? CliApp.Ok : CliApp.Failure;

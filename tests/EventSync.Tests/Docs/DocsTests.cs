@@ -18,6 +18,7 @@ public sealed partial class DocsTests
     private static readonly Dictionary<string, string?> SampleEnvironment = new(StringComparer.Ordinal)
     {
         ["EVENTSYNC_ADMIN_TOKEN"] = "0123456789abcdef0123456789abcdef",
+        ["EVENTSYNC_DB_PASSWORD"] = "sample-password",
         ["GITHUB_WEBHOOK_SECRET"] = "It's a Secret to Everybody",
         ["NOTION_WEBHOOK_TOKEN"] = "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl",
         ["SUPABASE_WEBHOOK_SECRET"] = "supabase-shared-secret",
