@@ -264,6 +264,7 @@ public static class CliApp
         SyncCommands.Add(root, configOption, jsonOption, stdout, stderr);
         RunCommand.Add(root, configOption, stdout, stderr);
         EmulateCommand.Add(root, stdout, stderr);
+        Demo.DemoCommand.Add(root, stdout, stderr);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
