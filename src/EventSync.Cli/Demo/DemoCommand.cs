@@ -91,8 +91,11 @@ internal static class DemoCommand
         }
         finally
         {
-            if (world is not null) await world.DisposeAsync();
-            output.Note("stopped; working directory removed");
+            if (world is not null)
+            {
+                await world.DisposeAsync();
+                output.Note("stopped; working directory removed");
+            }
             exitGuard.Complete();
         }
     }

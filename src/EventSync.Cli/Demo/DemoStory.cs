@@ -35,7 +35,7 @@ internal sealed class DemoStory(DemoWorld world, DemoOutput output, TimeProvider
         new("A push to GitHub updates Notion and the website", PushAsync, () => null),
         new("A Notion edit comes back to GitHub as a commit", NotionEditAsync, () => _scoutPageId is null ? "needs the Notion page of step 1" : null),
         new("A website update becomes a commit (and a Notion page)", WebsiteUpdateAsync, () => null),
-        new("A row inserted in PostgreSQL becomes searchable", RowInsertAsync, () => world.PostgresUnavailable is { } why ? "the vector flow needs PostgreSQL: " + why : null),
+        new("A row inserted in PostgreSQL becomes searchable", RowInsertAsync, () => world.PostgresUnavailable is { } why && !world.PostgresFailed ? "the vector flow needs PostgreSQL: " + why : null),
         new("A partner's failing endpoint parks the job in dead letters", FailureAsync, () => null),
         new("The partner is fixed and the dead letter is replayed", ReplayAsync, () => _parkedJob is null ? "needs the dead letter of step 5" : null),
     ];
@@ -130,6 +130,7 @@ internal sealed class DemoStory(DemoWorld world, DemoOutput output, TimeProvider
 
     private async Task<string?> RowInsertAsync(Action<string> progress, CancellationToken ct)
     {
+        if (world.AppDatabase is null) throw new DemoStepException(world.PostgresUnavailable ?? "PostgreSQL is not running");
         var id = await world.ScalarAsync<int>("""
             INSERT INTO projects (tenant_id, name, description, caracteristicas)
             VALUES ('acme', 'Geothermal heat network', 'District heating from deep geothermal wells', '{"location": "Reykjavik, Iceland", "value": "USD 80M"}')

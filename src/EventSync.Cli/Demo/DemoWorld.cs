@@ -48,6 +48,8 @@ internal sealed class DemoWorld : IAsyncDisposable
     public ThrowawayPostgres? Postgres { get; private set; }
     /// <summary>Why the vector steps do not run (no binaries, --no-postgres, start failed); null when they do.</summary>
     public string? PostgresUnavailable { get; private set; }
+    /// <summary>The binaries were there but the server did not come up: a failure, not a skip.</summary>
+    public bool PostgresFailed { get; private set; }
     public string? AppDatabase { get; private set; }
     public string AgentsDataSource { get; private set; } = "";
     public string ArchitecturesDataSource { get; private set; } = "";
@@ -59,6 +61,7 @@ internal sealed class DemoWorld : IAsyncDisposable
 
     public static async Task<DemoWorld> StartAsync(DemoOptions options, DemoOutput output, TimeProvider time, CancellationToken ct)
     {
+        if (options.Port != 0 && !PortIsFree(options.Port)) throw PortInUse(options.Port, null);
         var directory = System.IO.Directory.CreateTempSubdirectory("eventsync-demo-").FullName;
         var world = new DemoWorld(directory, output, time);
         try
@@ -159,6 +162,7 @@ internal sealed class DemoWorld : IAsyncDisposable
         catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or NpgsqlException or IOException or System.ComponentModel.Win32Exception)
         {
             PostgresUnavailable = "PostgreSQL could not be started: " + ex.Message;
+            PostgresFailed = true;
             _out.Problem(PostgresUnavailable);
             if (Postgres is not null) await Postgres.DisposeAsync();
             Postgres = null;
@@ -179,7 +183,7 @@ internal sealed class DemoWorld : IAsyncDisposable
         }
         catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
         {
-            throw new InvalidOperationException($"port {port.ToString(CultureInfo.InvariantCulture)} on 127.0.0.1 is in use (is `eventsync serve` running?); stop it, or pass --port N or --port 0 for a free port", ex);
+            throw PortInUse(port, ex);
         }
         ServerUrl = new Uri(_server.Urls.First().TrimEnd('/') + "/");
         Http.BaseAddress = ServerUrl;
@@ -286,6 +290,24 @@ internal sealed class DemoWorld : IAsyncDisposable
             throw new DemoStepException($"the flows did not settle within {timeout.TotalSeconds:0} s: " + string.Join("; ", stats.Where(s => s.Pending + s.Running > 0).Select(s => $"{s.Flow}: {s.Pending} pending, {s.Running} running")));
         }
     }
+
+    /// <summary>Checked before anything starts, so a taken port costs nothing and logs no host failure.</summary>
+    private static bool PortIsFree(int port)
+    {
+        try
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static InvalidOperationException PortInUse(int port, Exception? inner) =>
+        new($"port {port.ToString(CultureInfo.InvariantCulture)} on 127.0.0.1 is in use (is `eventsync serve` or another demo running?); stop it, or pass --port N, or --port 0 for a free one", inner);
 
     private static string NewWhsec() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
