@@ -62,7 +62,7 @@ internal sealed class DemoStory(DemoWorld world, DemoOutput output, TimeProvider
                 output.StepOk(time.GetElapsedTime(started), lookAt);
                 outcomes.Add(StepOutcome.Ok);
             }
-            catch (Exception ex) when (ex is DemoStepException or HttpRequestException or InvalidOperationException or ArgumentException or IOException or JsonException or System.Data.Common.DbException
+            catch (Exception ex) when (ex is DemoStepException or TimeoutException or HttpRequestException or InvalidOperationException or ArgumentException or IOException or JsonException or System.Data.Common.DbException
                 || (ex is OperationCanceledException && !ct.IsCancellationRequested))
             {
                 output.StepFailed(time.GetElapsedTime(started), $"step {i + 1} ({step.Title}): {ex.Message}");

@@ -98,7 +98,11 @@ internal sealed class DemoWorld : IAsyncDisposable
         Partner = await PartnerEndpoint.StartAsync(partnerSecret, _time, ct);
         _out.Setup("partner endpoint", $"{Partner.Url} (answers 500 until step 6 fixes it)");
 
-        if (options.NoPostgres) PostgresUnavailable = "--no-postgres was given";
+        if (options.NoPostgres)
+        {
+            PostgresUnavailable = "--no-postgres was given";
+            _out.Setup("PostgreSQL", "not started (--no-postgres): the vector step will be skipped");
+        }
         else await StartPostgresAsync(ct);
 
         var gitHubSecret = RandomNumberGenerator.GetHexString(32, lowercase: true);
@@ -130,7 +134,7 @@ internal sealed class DemoWorld : IAsyncDisposable
         if (bin is null)
         {
             PostgresUnavailable = whyNot;
-            _out.Setup("PostgreSQL", "not started: " + whyNot);
+            _out.Setup("PostgreSQL", "not started: " + whyNot + "; the vector step will be skipped");
             return;
         }
         try
