@@ -268,6 +268,7 @@ public static class CliApp
         RunCommand.Add(root, configOption, stdout, stderr);
         EmulateCommand.Add(root, stdout, stderr);
         CompletionCommand.Add(root, stdout);
+        Demo.DemoCommand.Add(root, stdout, stderr);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
