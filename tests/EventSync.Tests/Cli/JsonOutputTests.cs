@@ -19,6 +19,7 @@ public sealed class JsonOutputTests
         ["emulate notion"] = "an emulator: runs until stopped",
         ["emulate website"] = "an emulator: runs until stopped",
         ["completion"] = "prints a shell script",
+        ["demo"] = "a story for people: numbered steps, then runs until stopped",
         ["pg install"] = "prints SQL (--print) or changes a user's database",
         ["pg uninstall"] = "prints SQL (--print) or changes a user's database",
         ["run"] = "a GitHub Actions step: writes a step summary",

@@ -24,17 +24,23 @@ public sealed class NotionResilienceTests
     }
 
     [Fact]
-    public async Task A_client_paced_below_the_allowed_rate_meets_no_429()
+    public async Task The_client_sends_no_faster_than_its_pace_on_its_own_clock()
     {
-        // Paced at half the allowed rate: even when a busy machine delays and bunches requests, none is refused.
-        // (The achieved rate is a benchmark figure, not a test assertion: wall-clock rates are not asserted here.)
-        await using var h = await StartAsync(requestsPerSecond: 20, burst: 5);
-        var client = h.Client(o => o with { RequestsPerSecond = 10, Burst = 2 });
+        // The client's clock is fake and only moves when the test moves it, so the pace is checked without timing anything.
+        await using var h = await StartAsync();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var client = h.Client(o => o with { RequestsPerSecond = 2, Burst = 1, Time = clock });
+        long Sent() => h.Emulator.RequestsByEndpoint.GetValueOrDefault("GET /v1/data_sources/{id}");
 
-        await ReadsAsync(client, h.DataSourceId, total: 30, workers: 6);
-
-        Assert.Equal(0, h.Emulator.ThrottledResponses);
-        Assert.Equal(30, h.Emulator.RequestsByEndpoint["GET /v1/data_sources/{id}"]);
+        var reads = Enumerable.Range(0, 4).Select(_ => client.GetDataSourceAsync(h.DataSourceId, None)).ToList();
+        for (var expected = 1; expected <= 4; expected++)
+        {
+            await Infrastructure.Wait.UntilAsync(() => Sent() >= expected, TimeSpan.FromSeconds(10), $"request {expected} to be sent");
+            await Task.Delay(TimeSpan.FromMilliseconds(200)); // room for a client that does not pace to send more
+            Assert.Equal(expected, Sent());
+            clock.Advance(TimeSpan.FromMilliseconds(500)); // one token at 2 per second
+        }
+        await Task.WhenAll(reads);
     }
 
     [Fact]
