@@ -32,15 +32,23 @@ public sealed class VectorService(EventSyncConfig config, IEventStore events, IV
         if (string.IsNullOrWhiteSpace(query)) throw new ArgumentException("the query text is empty");
         var flow = Flow(flowName);
         var sink = Sink(flow);
-        var index = (await vectors.ListIndexesAsync(flow.Name, false, ct)).FirstOrDefault(i => i.State == VectorIndexStates.Active)
-                    ?? await sink.IndexAsync(flow.Name, time.GetUtcNow(), ct);
-        // Queries are embedded like the index they search: until a reindex switches, that may be the previous model.
-        var embedder = sink.EmbedderFor(index) ?? throw new InvalidOperationException(
-            $"the active index of {flow.Name} was built with {index.Settings.EmbedderKind} {index.Settings.Model}/{index.Settings.Dimensions}, which the configuration no longer reaches; run `eventsync vectors reindex --flow {flow.Name}` to switch");
-        var embedded = await embedder.EmbedAsync([query], ct);
-        var hits = await _search.SearchAsync(index, tenant, embedded[0], top, ct);
-        return new SearchResult(flow.Name, tenant, index.Settings.Model, hits);
+        // A reindex can switch (and empty the old index) between choosing the index and reading it: search the new one then.
+        for (var attempt = 1; ; attempt++)
+        {
+            var index = await ActiveIndexAsync(flow, sink, ct);
+            // Queries are embedded like the index they search: until a reindex switches, that may be the previous model.
+            var embedder = sink.EmbedderFor(index) ?? throw new InvalidOperationException(
+                $"the active index of {flow.Name} was built with {index.Settings.EmbedderKind} {index.Settings.Model}/{index.Settings.Dimensions}, which the configuration no longer reaches; run `eventsync vectors reindex --flow {flow.Name}` to switch");
+            var embedded = await embedder.EmbedAsync([query], ct);
+            var hits = await _search.SearchAsync(index, tenant, embedded[0], top, ct);
+            if (attempt < 3 && hits.Count < top && (await ActiveIndexAsync(flow, sink, ct)).Id != index.Id) continue;
+            return new SearchResult(flow.Name, tenant, index.Settings.Model, hits);
+        }
     }
+
+    private async Task<VectorIndex> ActiveIndexAsync(FlowOptions flow, VectorSink sink, CancellationToken ct) =>
+        (await vectors.ListIndexesAsync(flow.Name, false, ct)).FirstOrDefault(i => i.State == VectorIndexStates.Active)
+        ?? await sink.IndexAsync(flow.Name, time.GetUtcNow(), ct);
 
     public async Task<IReadOnlyList<VectorFlowStatus>> StatusAsync(string? tenant, CancellationToken ct)
     {
