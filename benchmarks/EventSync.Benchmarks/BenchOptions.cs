@@ -12,17 +12,23 @@ public sealed record Sizes(
     int MemoryRate,
     int DrainJobs,
     TimeSpan Commit,
-    TimeSpan MemoryDrainWait)
+    TimeSpan MemoryDrainWait,
+    int RelayRate,
+    TimeSpan Relay,
+    int CostDocuments,
+    int RateDocuments)
 {
-    public static readonly Sizes Full = new(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30), 1000, TimeSpan.FromSeconds(60), 2000, 100_000, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(120));
+    public static readonly Sizes Full = new(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30), 1000, TimeSpan.FromMinutes(5), 2000, 100_000, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(120),
+        200, TimeSpan.FromSeconds(30), 20, 40);
 
-    /// <summary>For CI: every measurement, on both backends, in about a minute.</summary>
-    public static readonly Sizes Quick = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3), 1000, TimeSpan.FromSeconds(8), 2000, 4_000, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
+    /// <summary>For CI: every measurement, on both backends, in a few minutes.</summary>
+    public static readonly Sizes Quick = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3), 1000, TimeSpan.FromSeconds(8), 2000, 4_000, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2),
+        200, TimeSpan.FromSeconds(5), 5, 8);
 }
 
 public sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["reference", "commit", "ingest", "latency", "memory", "drain"];
+    public static readonly string[] AllScenarios = ["reference", "commit", "ingest", "latency", "memory", "drain", "drain2", "graphile", "relay", "embed-cost", "docs-cost", "notion-rate"];
 
     /// <summary>Not run by default: ingest with no flow (no jobs, so no workers), to separate ingest's cost from the workers'.</summary>
     public const string IngestNoFlow = "ingest-noflow";
@@ -42,6 +48,10 @@ public sealed class BenchOptions
     public int? DrainJobs { get; private init; }
     public string? MarkdownPath { get; private init; }
     public string? JsonPath { get; private init; }
+    /// <summary>Where `npm install graphile-worker` put node_modules (the queue reference); null: not installed.</summary>
+    public string? GraphileModules { get; private init; }
+    /// <summary>Why graphile-worker is not installed, for the report.</summary>
+    public string? GraphileMissing { get; private init; }
 
     public bool Runs(string scenario) => Scenarios.Contains(scenario);
 
@@ -54,13 +64,16 @@ public sealed class BenchOptions
                                   (default: $EVENTSYNC_TEST_POSTGRES)
           --postgres-pid PID      the postmaster's pid, to report PostgreSQL's CPU use (optional)
           --backends LIST         sqlite,postgres (default: both)
-          --only LIST             reference,commit,ingest,latency,memory,drain (default: all), and the
-                                  diagnostic ingest-noflow (ingest with no flow: no jobs, no worker activity)
+          --only LIST             reference,commit,ingest,latency,memory,drain,drain2,graphile,relay,
+                                  embed-cost,docs-cost,notion-rate (default: all), and the diagnostic
+                                  ingest-noflow (ingest with no flow: no jobs, no worker activity)
           --concurrency N         in-flight requests of the closed-loop load (default 64)
           --body-bytes N          webhook body size (default 2048)
           --drain-jobs N          backlog size for the drain measurement
           --markdown FILE         also write the report there
           --json FILE             also write every raw figure there
+          --graphile DIR          where `npm install graphile-worker` put node_modules (the queue reference)
+          --graphile-missing WHY  graphile-worker could not be installed: the report says why
         """;
 
     public static BenchOptions Parse(string[] args)
@@ -82,6 +95,7 @@ public sealed class BenchOptions
 
         bool quick = false;
         string cli = Path.Combine(".artifacts", "cli", "eventsync.dll");
+        string? graphile = null, graphileMissing = null;
         string? workDir = null, postgres = Environment.GetEnvironmentVariable("EVENTSYNC_TEST_POSTGRES"), markdown = null, json = null;
         int? pgPid = null, drainJobs = null;
         int concurrency = 64, bodyBytes = 2048;
@@ -103,6 +117,8 @@ public sealed class BenchOptions
                 case "--drain-jobs": drainJobs = Int(ref i, 1); break;
                 case "--markdown": markdown = Value(ref i); break;
                 case "--json": json = Value(ref i); break;
+                case "--graphile": graphile = Path.GetFullPath(Value(ref i)!); break;
+                case "--graphile-missing": graphileMissing = Value(ref i); break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
@@ -119,6 +135,7 @@ public sealed class BenchOptions
         {
             Quick = quick, CliDll = cli, WorkDir = workDir, OwnsWorkDir = ownsWorkDir, Postgres = postgres, PostgresPid = pgPid, Backends = backends, Scenarios = scenarios,
             Concurrency = concurrency, BodyBytes = bodyBytes, DrainJobs = drainJobs, MarkdownPath = markdown, JsonPath = json,
+            GraphileModules = graphile, GraphileMissing = graphileMissing,
         };
     }
 }

@@ -74,10 +74,26 @@ public static class Report
             if (b.Drain is { } drain)
                 Row(sb, $"Drain {drain.Jobs:#,0} distinct-key jobs, noop sink", b.Name, $"{drain.JobsPerSecond:#,0} jobs/s ({drain.WallJobsPerSecond:#,0}/s incl. start-up)", "", "",
                     $"≥ {Targets.DrainJobsPerSecond:#,0} jobs/s", Verdict(drain.JobsPerSecond / Targets.DrainJobsPerSecond, higherIsBetter: true));
+            if (b.Drain2 is { } drain2)
+                Row(sb, $"Drain {drain2.Jobs:#,0} distinct-key jobs, noop sink, 2 serve processes", b.Name, $"{drain2.JobsPerSecond:#,0} jobs/s ({drain2.WallJobsPerSecond:#,0}/s incl. start-up)",
+                    b.Drain is null ? "" : $"1 process {b.Drain.JobsPerSecond:#,0} jobs/s", b.Drain is null ? "" : Ratio(drain2.JobsPerSecond / b.Drain.JobsPerSecond), "", "");
+            foreach (var (g, ours) in new[] { (b.Graphile1, b.Drain), (b.Graphile2, b.Drain2) })
+            {
+                if (g is null) continue;
+                Row(sb, $"Queue reference: graphile-worker, {g.Jobs:#,0} no-op jobs, {g.Processes} process{(g.Processes == 1 ? "" : "es")} × concurrency {g.Concurrency}", b.Name, $"{g.JobsPerSecond:#,0} jobs/s", "", "", "", "");
+                if (ours is not null)
+                    Row(sb, $"Drain, {g.Processes} serve process{(g.Processes == 1 ? "" : "es")} vs graphile-worker, {g.Processes} process{(g.Processes == 1 ? "" : "es")}", b.Name, $"{ours.JobsPerSecond:#,0} jobs/s",
+                        $"graphile-worker {g.JobsPerSecond:#,0} jobs/s", Ratio(ours.JobsPerSecond / g.JobsPerSecond), "ahead of it (> 1×)", Verdict(ours.JobsPerSecond / g.JobsPerSecond, higherIsBetter: true));
+            }
+            if (b.Relay is { } relay)
+                Row(sb, $"Relay freshness at {relay.Rate:#,0}/s, webhook sent → webhook sink's call received", b.Name,
+                    $"p50 {relay.Freshness.P50Ms:0.0} ms, p99 {relay.Freshness.P99Ms:0.0} ms, max {relay.Freshness.MaxMs:0.0} ms ({relay.Delivered:#,0} of {relay.Load.Accepted:#,0} delivered)",
+                    reference is null ? "" : $"bare Kestrel ack p50 {reference.Latency.Latency.P50Ms:0.0} ms", reference is null ? "" : Ratio(relay.Freshness.P50Ms / reference.Latency.Latency.P50Ms), "", "");
             if (b.Memory is { } memory)
                 Row(sb, $"Serve RSS, {memory.Rate:#,0}/s for {memory.Seconds:0} s", b.Name, $"steady {Mb(memory.SteadyRss)} · peak {Mb(memory.PeakRss)} · after {Mb(memory.AfterRss)} (idle {Mb(memory.IdleRss)})", "", "",
                     $"steady < {Targets.SteadyRssMb:0} MB", Verdict(memory.SteadyRss / 1048576.0 / Targets.SteadyRssMb, higherIsBetter: false));
         }
+        GlobalRows(sb, r.Global);
         sb.AppendLine();
         Details(sb, r);
         return sb.ToString();
@@ -101,8 +117,47 @@ public static class Report
             if (b.Drain is { } d)
                 sb.AppendLine(C, $"- {b.Name} drain: preload {d.PreloadSeconds:0.0} s through IEventStore; {d.Done:#,0} done, {d.Parked:#,0} parked, {d.Runs:#,0} runs; first run start to last run end {d.EngineSeconds:0.00} s; launch to empty queue {d.WallSeconds:0.00} s; CPU {Cpu(d.Cpu)}");
         }
+        foreach (var b in r.Backends)
+        {
+            if (b.Drain2 is { } d2)
+                sb.AppendLine(C, $"- {b.Name} drain, 2 processes: {d2.Done:#,0} done, {d2.Parked:#,0} parked, {d2.Runs:#,0} runs; first run start to last run end {d2.EngineSeconds:0.00} s; CPU {Cpu(d2.Cpu)}");
+            foreach (var g in new[] { b.Graphile1, b.Graphile2 })
+                if (g is not null)
+                    sb.AppendLine(C, $"- {b.Name} graphile-worker, {g.Processes} process(es): {g.Done:#,0} of {g.Jobs:#,0} jobs ran; first start to last finish {g.Seconds:0.00} s; queued with graphile_worker.add_jobs in {g.SetupSeconds:0.0} s (incl. its migrations)");
+            if (b.Relay is { } rl)
+                sb.AppendLine(C, $"- {b.Name} relay: {rl.Load.Accepted:#,0} webhooks acknowledged at {rl.Rate:#,0}/s for {rl.Seconds:0} s (ack p99 {rl.Load.Latency.P99Ms:0.0} ms, non-202: {rl.Load.RejectedText}); delivered {rl.Delivered:#,0}, missing {rl.Missing:#,0}; freshness p90 {rl.Freshness.P90Ms:0.0} ms, mean {rl.Freshness.MeanMs:0.0} ms");
+        }
+        if (r.Global.EmbeddingCost is { } e)
+            sb.AppendLine(C, $"- embedding cost: {e.Rows:#,0} rows backfilled with {e.BackfillCalls:#,0} calls; then {e.Updates:#,0} updates in {e.Bursts} bursts ({e.TextChanges:#,0} change the embedded text, the rest only a column outside the template) → {e.Calls:#,0} embedding requests, {e.Inputs:#,0} inputs, {e.Runs:#,0} job runs, {e.Problems} not succeeded");
+        if (r.Global.DocsCost is { } dc)
+        {
+            foreach (var round in dc.Rounds)
+                sb.AppendLine(C, $"- GitHub → Notion, {round.What}: {round.GitHubRequests:#,0} GitHub + {round.NotionRequests:#,0} Notion requests ({round.Throttled} answered 429), {round.Runs} job run(s)");
+            sb.AppendLine(C, $"- Notion requests by endpoint (all rounds): {string.Join(", ", dc.NotionByEndpoint.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value}"))}");
+        }
+        if (r.Global.NotionRate is { } nr)
+            sb.AppendLine(C, $"- Notion rate limit: {nr.Documents} documents in one push; emulator {nr.AllowedPerSecond:0}/s, burst {nr.Burst}; client paced at {nr.ClientPerSecond:0}/s; {nr.Accepted:#,0} requests answered and {nr.Throttled:#,0} answered 429 in {nr.Seconds:0.0} s (first to last request); most in any one second: {nr.MaxPerSecond}; failed runs {nr.FailedRuns}, parked jobs {nr.Parked}");
+        foreach (var note in r.Notes) sb.AppendLine("- note: " + note);
         sb.AppendLine(r.Problems.Count == 0 ? "- problems: none" : "- PROBLEMS:");
         foreach (var p in r.Problems) sb.AppendLine("  - " + p);
+    }
+
+    private static void GlobalRows(StringBuilder sb, GlobalResults g)
+    {
+        if (g.EmbeddingCost is { } e)
+            Row(sb, $"Embedding calls per 1,000 row updates ({e.Bursts} bursts; 3 of every 4 updates change the embedded text)", "sqlite store, postgres source",
+                $"{e.CallsPer1000:#,0.#} requests ({e.InputsPer1000:#,0.#} inputs embedded)", "one call per update: 1,000", Ratio(e.CallsPer1000 / 1000), "", "");
+        if (g.DocsCost is { } d)
+            foreach (var round in d.Rounds)
+                Row(sb, $"API calls per synced document, GitHub → Notion: {round.What}", "sqlite", $"{round.PerDocument:0.0} ({round.GitHubRequests:#,0} GitHub + {round.NotionRequests:#,0} Notion requests)", "", "", "", "");
+        if (g.NotionRate is { } n)
+        {
+            Row(sb, $"Notion request rate under its limit ({n.AllowedPerSecond:0}/s, burst {n.Burst}; 429 beyond), {n.Documents} documents", "sqlite",
+                $"{n.AchievedPerSecond:0.00} requests/s answered over {n.Seconds:0.0} s ({n.Throttled:#,0} answered 429)",
+                $"allowed {n.AllowedInWindow / Math.Max(n.Seconds, 1e-9):0.00}/s ({n.Burst} + {n.AllowedPerSecond:0}/s × {n.Seconds:0.0} s)", Ratio(n.Ratio),
+                $"≥ {Targets.NotionRateRatio:0%} of allowed", Verdict(n.Ratio / Targets.NotionRateRatio, higherIsBetter: true));
+            Row(sb, "Failed jobs under Notion's rate limit", "sqlite", $"{n.FailedRuns} failed runs, {n.Parked} parked", "", "", "0", n.FailedRuns + n.Parked == 0 ? "met" : "**missed**");
+        }
     }
 
     private static void Row(StringBuilder sb, params string[] cells) => sb.AppendLine("| " + string.Join(" | ", cells.Select(c => c.Length == 0 ? "—" : c)) + " |");

@@ -7,6 +7,7 @@ public static class Targets
     public const double LatencyP99Ms = 25;
     public const double DrainJobsPerSecond = 5_000;
     public const double SteadyRssMb = 300;
+    public const double NotionRateRatio = 0.9;
 }
 
 /// <summary>
@@ -40,7 +41,7 @@ public readonly record struct RssPoint(double Seconds, long RssBytes);
 /// <param name="EngineSeconds">From the first run's start to the last run's finish, from the runs table.</param>
 /// <param name="WallSeconds">From launching serve to seeing no pending or running job (includes start-up).</param>
 /// <param name="Cpu">From serve being ready to the queue being empty.</param>
-public sealed record DrainRun(int Jobs, double PreloadSeconds, long Done, long Parked, long Runs, double EngineSeconds, double WallSeconds, CpuSplit Cpu)
+public sealed record DrainRun(int Processes, int Jobs, double PreloadSeconds, long Done, long Parked, long Runs, double EngineSeconds, double WallSeconds, CpuSplit Cpu)
 {
     public double JobsPerSecond => EngineSeconds > 0 ? Done / EngineSeconds : 0;
     public double WallJobsPerSecond => WallSeconds > 0 ? Done / WallSeconds : 0;
@@ -56,6 +57,10 @@ public sealed class BackendResults(string name, string durability)
     public LatencyRun? Latency { get; set; }
     public MemoryRun? Memory { get; set; }
     public DrainRun? Drain { get; set; }
+    public DrainRun? Drain2 { get; set; }
+    public GraphileRun? Graphile1 { get; set; }
+    public GraphileRun? Graphile2 { get; set; }
+    public RelayRun? Relay { get; set; }
 }
 
 public sealed class Results
@@ -72,6 +77,9 @@ public sealed class Results
     public DateTimeOffset Finished { get; set; }
     public ReferenceRun? Reference { get; set; }
     public List<BackendResults> Backends { get; } = [];
+    public GlobalResults Global { get; } = new();
+    /// <summary>Why a figure is missing (e.g. graphile-worker could not be installed); not a failure.</summary>
+    public List<string> Notes { get; } = [];
     /// <summary>Measurements that failed or found something wrong (non-202 answers, lost events, undrained jobs).</summary>
     public List<string> Problems { get; } = [];
 }

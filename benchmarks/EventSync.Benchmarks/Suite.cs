@@ -9,7 +9,7 @@ namespace EventSync.Benchmarks;
 /// Runs every measurement against real <c>eventsync serve</c> child processes, each on a fresh store, and collects the
 /// figures. A failing measurement is recorded as a problem and the suite moves on to the next.
 /// </summary>
-public sealed class Suite(BenchOptions options, Results results, TextWriter progress)
+public sealed partial class Suite(BenchOptions options, Results results, TextWriter progress)
 {
     private const string SourceName = "bench";
     private const string FlowName = "bench-sync";
@@ -31,8 +31,22 @@ public sealed class Suite(BenchOptions options, Results results, TextWriter prog
             if (options.Runs(BenchOptions.IngestNoFlow)) await StepAsync(backend.Name, "ingest throughput, no flow", async () => r.IngestNoFlow = await IngestAsync(backend, withFlow: false, ct), ct);
             if (options.Runs("latency")) await StepAsync(backend.Name, $"ack latency at {Sizes.LatencyRate}/s", async () => r.Latency = await LatencyAsync(backend, ct), ct);
             if (options.Runs("memory")) await StepAsync(backend.Name, $"memory at {Sizes.MemoryRate}/s", async () => r.Memory = await MemoryAsync(backend, ct), ct);
-            if (options.Runs("drain")) await StepAsync(backend.Name, "drain", async () => r.Drain = await DrainAsync(backend, ct), ct);
+            if (options.Runs("drain")) await StepAsync(backend.Name, "drain", async () => r.Drain = await DrainAsync(backend, 1, ct), ct);
+            if (backend is PostgresBackend)
+            {
+                // Two serve processes share one PostgreSQL queue (SQLite is one process's store).
+                if (options.Runs("drain2")) await StepAsync(backend.Name, "drain with 2 serve processes", async () => r.Drain2 = await DrainAsync(backend, 2, ct), ct);
+                if (options.Runs("graphile")) await GraphileStepsAsync(backend, r, ct);
+            }
+            if (options.Runs("relay")) await StepAsync(backend.Name, $"relay freshness at {Sizes.RelayRate}/s", async () => r.Relay = await RelayAsync(backend, ct), ct);
         }
+        if (options.Runs("embed-cost"))
+        {
+            if (options.Postgres is null) results.Notes.Add("embedding cost not measured: the vector flow needs PostgreSQL (--postgres)");
+            else await StepAsync("vectors", "embedding calls per 1,000 row updates", async () => results.Global.EmbeddingCost = await EmbeddingCostAsync(ct), ct);
+        }
+        if (options.Runs("docs-cost")) await StepAsync("docs", "API calls per synced document, GitHub → Notion", async () => results.Global.DocsCost = await DocsCostAsync(ct), ct);
+        if (options.Runs("notion-rate")) await StepAsync("docs", "Notion rate limit, 3/s burst 10", async () => results.Global.NotionRate = await NotionRateAsync(ct), ct);
     }
 
     private IEnumerable<Backend> CreateBackends()
@@ -203,10 +217,10 @@ public sealed class Suite(BenchOptions options, Results results, TextWriter prog
 
     // ---------------------------------------------------------------- (e) drain a backlog
 
-    private async Task<DrainRun> DrainAsync(Backend backend, CancellationToken ct)
+    private async Task<DrainRun> DrainAsync(Backend backend, int processes, CancellationToken ct)
     {
         var jobs = options.DrainJobs ?? Sizes.DrainJobs;
-        await using var store = await backend.CreateStoreAsync("drain", ct);
+        await using var store = await backend.CreateStoreAsync(processes == 1 ? "drain" : $"drain{processes}", ct);
         var preload = Stopwatch.StartNew();
         await PreloadAsync(store, jobs, ct);
         var preloadSeconds = preload.Elapsed.TotalSeconds;
@@ -215,12 +229,20 @@ public sealed class Suite(BenchOptions options, Results results, TextWriter prog
 
         var wall = Stopwatch.StartNew();
         CpuSplit cpu;
-        await using (var serve = await StartServeAsync("drain-" + backend.Name, store, ct))
+        // Started together, so no process gets a head start beyond its own start-up.
+        var starting = Enumerable.Range(1, processes).Select(i => StartServeAsync($"drain{(processes == 1 ? "" : $"{processes}-{i}")}-{backend.Name}", store, ct)).ToList();
+        try
         {
-            var meter = CpuMeter.Start(serve, backend);
+            await Task.WhenAll(starting);
+            var serves = starting.Select(t => t.Result).ToList();
+            var meter = CpuMeter.Start(serves, backend);
             // At least 500 jobs/s, or the run is reported as failed rather than waited on forever.
-            await WaitForDrainAsync(serve, TimeSpan.FromSeconds(Math.Max(60, jobs / 500.0)), ct);
+            await WaitForDrainAsync(serves[0], TimeSpan.FromSeconds(Math.Max(60, jobs / 500.0)), ct);
             cpu = meter.Stop();
+        }
+        finally
+        {
+            foreach (var t in starting.Where(t => t.IsCompletedSuccessfully)) await t.Result.DisposeAsync();
         }
         var wallSeconds = wall.Elapsed.TotalSeconds;
         var done = await store.ScalarAsync("SELECT COUNT(*) FROM jobs WHERE status = 'done'", ct);
@@ -230,7 +252,7 @@ public sealed class Suite(BenchOptions options, Results results, TextWriter prog
         var last = await store.ScalarAsync("SELECT MAX(finished_at) FROM runs", ct);
         if (done != jobs || parked != 0 || runs != jobs)
             results.Problems.Add($"{backend.Name} drain: {jobs} jobs queued, {done} done, {parked} parked, {runs} runs");
-        return new DrainRun(jobs, preloadSeconds, done, parked, runs, (last - first) / 1000.0, wallSeconds, cpu);
+        return new DrainRun(processes, jobs, preloadSeconds, done, parked, runs, (last - first) / 1000.0, wallSeconds, cpu);
     }
 
     /// <summary>
@@ -353,28 +375,32 @@ public sealed class Suite(BenchOptions options, Results results, TextWriter prog
     /// <summary>CPU used by the server, this process and the database server between Start and Stop, as average cores.</summary>
     private sealed class CpuMeter
     {
-        private readonly ChildProcess _server;
+        private readonly IReadOnlyList<ChildProcess> _servers;
         private readonly Backend? _backend;
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly TimeSpan _server0, _self0, _system0;
         private readonly TimeSpan? _database0;
 
-        private CpuMeter(ChildProcess server, Backend? backend)
+        private CpuMeter(IReadOnlyList<ChildProcess> servers, Backend? backend)
         {
-            _server = server;
+            _servers = servers;
             _backend = backend;
-            _server0 = server.CpuTime();
+            _server0 = ServerCpu();
             _self0 = Process.GetCurrentProcess().TotalProcessorTime;
             _database0 = backend?.ServerCpuTime();
             _system0 = ProcFs.SystemBusyTime();
         }
 
-        public static CpuMeter Start(ChildProcess server, Backend? backend) => new(server, backend);
+        public static CpuMeter Start(ChildProcess server, Backend? backend) => new([server], backend);
+
+        public static CpuMeter Start(IReadOnlyList<ChildProcess> servers, Backend? backend) => new(servers, backend);
+
+        private TimeSpan ServerCpu() => _servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.CpuTime());
 
         public CpuSplit Stop()
         {
             var seconds = _clock.Elapsed.TotalSeconds;
-            var server = (_server.CpuTime() - _server0).TotalSeconds / seconds;
+            var server = (ServerCpu() - _server0).TotalSeconds / seconds;
             var self = (Process.GetCurrentProcess().TotalProcessorTime - _self0).TotalSeconds / seconds;
             var database = (_backend?.ServerCpuTime() - _database0)?.TotalSeconds / seconds;
             var system = (ProcFs.SystemBusyTime() - _system0).TotalSeconds / seconds;

@@ -53,9 +53,13 @@ public sealed class WebhookFactory
         return new SignedWebhook(body, id, entity, timestamp.ToString(CultureInfo.InvariantCulture), StandardWebhookSignature.Sign(_key, id, timestamp, body));
     }
 
+    /// <summary>Called with each request's entity and its creation time (Stopwatch ticks) just before it is sent.</summary>
+    public Action<string, long>? Sending { get; init; }
+
     public HttpRequestMessage CreateRequest(Uri target)
     {
-        var (body, id, _, timestamp, signature) = Next();
+        var (body, id, entity, timestamp, signature) = Next();
+        Sending?.Invoke(entity, System.Diagnostics.Stopwatch.GetTimestamp());
         var content = new ByteArrayContent(body);
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         var request = new HttpRequestMessage(HttpMethod.Post, target)
