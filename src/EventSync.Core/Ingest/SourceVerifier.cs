@@ -189,6 +189,12 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
     public static bool TryParseObject(byte[] json, out JsonElement root, out string error)
     {
         root = default;
+        // The reader does not validate UTF-8 inside strings; GetString would throw later (a 500), so check it here.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+        {
+            error = "the body is not valid UTF-8";
+            return false;
+        }
         try
         {
             using var doc = JsonDocument.Parse(json, ParseOptions);
