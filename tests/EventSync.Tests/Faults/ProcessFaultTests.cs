@@ -111,13 +111,16 @@ public sealed class ProcessFaultTests(ITestOutputHelper output)
             var victim = servers[0];
             var survivors = servers.Skip(1).ToList();
 
-            await load.SendPendingAsync([.. servers.Select(s => s.Address)], parallel: 8, CancellationToken.None);
-            // Kill the victim while it holds leases: those jobs are mid-attempt and only lease expiry can free them.
+            var sending = load.SendPendingAsync([.. servers.Select(s => s.Address)], parallel: 8, CancellationToken.None);
+            // Kill the victim as soon as it holds leases, while the sender still posts: those jobs are mid-attempt
+            // and only lease expiry can free them.
             long[] leased = [];
             await Wait.UntilAsync(async () => (leased = await LeasedByAsync(database, victim.Id)).Length > 0 || load.AllDelivered(receiver), Patience, "the victim to hold a lease");
             Assert.NotEmpty(leased);
             await victim.KillHardAsync();
             leased = await LeasedByAsync(database, victim.Id);
+            Assert.True(leased.Length > 0, "the victim released its leases just before the kill; nothing to reclaim");
+            await sending.WaitAsync(Patience);
             output.WriteLine($"killed pid {victim.Id} holding leases on jobs {string.Join(',', leased)}");
 
             for (var round = 0; round < 5 && load.Acknowledged.Count < load.Events; round++)
