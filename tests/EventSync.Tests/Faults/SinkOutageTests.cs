@@ -44,6 +44,7 @@ public sealed class SinkOutageTests(ITestOutputHelper output)
             (int Pending, int Running, int Parked) status = default;
             await Wait.UntilAsync(async () => (status = await ProcessFaultTests.StatusAsync(config)) is { Pending: 0, Running: 0, Parked: > 0 }, Patience, $"every job parked (last status {status}):\n{serve.Output}");
             Assert.Empty(accepted);
+            var deadLetters = status.Parked;
             var parkedRuns = await RunsAsync(config, "parked");
             Assert.Equal(status.Parked, parkedRuns.Count);
             // Each dead letter spent the whole schedule: two retries, then parked on the third attempt.
@@ -66,7 +67,7 @@ public sealed class SinkOutageTests(ITestOutputHelper output)
                 Assert.Equal(seq, effective.Where(d => d.Entity == entity).Max(d => d.Seq));
             RelayLoad.AssertSignedWithIdempotencyKeys(receiver);
             RelayLoad.AssertPerKeyOrder(receiver);
-            report.Detail = $"({status.Parked} dead letters replayed; {accepted.Count} accepted calls, {effective.Count} distinct idempotency keys)";
+            report.Detail = $"({deadLetters} dead letters replayed; {accepted.Count} accepted calls, {effective.Count} distinct idempotency keys)";
             report.Pass();
         }
         finally
