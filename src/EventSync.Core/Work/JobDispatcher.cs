@@ -138,7 +138,17 @@ public sealed class JobDispatcher
     {
         var now = _time.GetUtcNow();
         var delay = Options.PollInterval;
-        var nextDue = await _store.NextDueAsync(stoppingToken);
+        DateTimeOffset? nextDue = null;
+        try
+        {
+            nextDue = await _store.NextDueAsync(stoppingToken);
+        }
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            // Outside the loop's error handling: a store fault here (a session killed by a restart) used to end the
+            // dispatcher and with it serve. Wait the poll interval; the next claim reports and backs off.
+            _logger.WorkerStoreError(ex, delay);
+        }
         if (nextDue is { } due && due > now && due - now < delay) delay = due - now;
         if (housekeeping - now < delay) delay = housekeeping - now;
         if (delay < TimeSpan.Zero) delay = TimeSpan.Zero;

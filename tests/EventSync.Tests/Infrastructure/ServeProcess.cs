@@ -26,9 +26,11 @@ public sealed class ServeProcess : IAsyncDisposable
     public string Output => string.Join('\n', _output);
 
     /// <summary>Runs <c>eventsync serve -c config --urls http://127.0.0.1:0</c> and waits until it prints its bound address.</summary>
-    public static async Task<ServeProcess> StartAsync(string configPath, TimeSpan? timeout = null)
+    /// <param name="adjust">Changes the start info before launch (e.g. a wrapper that sets a signal disposition).</param>
+    public static async Task<ServeProcess> StartAsync(string configPath, TimeSpan? timeout = null, Action<ProcessStartInfo>? adjust = null)
     {
         var info = Cli("serve", "-c", configPath, "--urls", "http://127.0.0.1:0");
+        adjust?.Invoke(info);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var self = new ServeProcess(process);
         process.OutputDataReceived += (_, e) => self.OnLine(e.Data);

@@ -30,13 +30,17 @@ public sealed class RelayLoad
 
     public static string DeliveryId(int i) => $"evt-{i:D5}";
 
-    public string WriteConfig(string dir, string store, Uri receiver, int sinkConcurrency)
+    /// <param name="retry">The relay flow's retry schedule (a YAML list).</param>
+    /// <param name="extraSources">More entries under <c>sources:</c>, each line indented by two spaces.</param>
+    /// <param name="extraFlows">More items of <c>flows:</c>, indented like the first.</param>
+    public string WriteConfig(string dir, string store, Uri receiver, int sinkConcurrency, string retry = "[200ms, 400ms, 800ms, 1s, 1s, 1s]", string extraSources = "", string extraFlows = "")
     {
         var path = Path.Combine(dir, "eventsync.yaml");
         File.WriteAllText(path, $$"""
             store: {{store}}
             sources:
               orders: { kind: standard-webhooks, secret: {{TestServer.OrdersSecret}}, rateLimit: { perSecond: 0 } }
+            {{extraSources}}
             sinks:
               relay: { kind: webhook, url: "{{receiver}}", secret: "{{SinkSecret}}", concurrency: {{sinkConcurrency}}, timeout: 10s }
             flows:
@@ -45,17 +49,18 @@ public sealed class RelayLoad
                 events: ["*"]
                 key: $.id
                 to: relay
-                retry: { schedule: [200ms, 400ms, 800ms, 1s, 1s, 1s] }
+                retry: { schedule: {{retry}} }
+            {{extraFlows}}
             workers: { lease: 2s, pollInterval: 200ms }
             """);
         return path;
     }
 
     /// <summary>Sends every not-yet-acknowledged delivery once; connection failures just leave it for the next round.</summary>
-    public async Task SendPendingAsync(IReadOnlyList<Uri> servers, int parallel, CancellationToken cancellationToken)
+    public async Task SendPendingAsync(IReadOnlyList<Uri> servers, int parallel, CancellationToken cancellationToken, int? upTo = null)
     {
         using var clients = new ClientSet(servers);
-        var pending = Enumerable.Range(0, Events).Where(i => !Acknowledged.ContainsKey(DeliveryId(i)));
+        var pending = Enumerable.Range(0, Math.Min(upTo ?? Events, Events)).Where(i => !Acknowledged.ContainsKey(DeliveryId(i)));
         await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken }, async (i, ct) =>
         {
             var json = $$"""{"id":"order-{{i % _keys}}","seq":{{i}},"note":"{{new string('x', 200)}}"}""";
@@ -84,7 +89,7 @@ public sealed class RelayLoad
         return seen;
     }
 
-    public bool AllDelivered(Receiver receiver) => Delivered(receiver).Count >= Events;
+    public bool AllDelivered(Receiver receiver) => Delivered(receiver).Count(id => id.StartsWith("evt-", StringComparison.Ordinal)) >= Events;
 
     /// <summary>Every sink call is signed and carries the idempotency key of the state it delivers.</summary>
     public static void AssertSignedWithIdempotencyKeys(Receiver receiver)
@@ -93,8 +98,9 @@ public sealed class RelayLoad
         foreach (var r in receiver.Requests)
         {
             using var doc = JsonDocument.Parse(r.Body);
-            var latest = doc.RootElement.GetProperty("data").GetProperty("latest").GetProperty("id").GetInt64();
-            Assert.Equal(SinkDelivery.IdempotencyKeyFor(Flow, latest), r.WebhookId);
+            var data = doc.RootElement.GetProperty("data");
+            var latest = data.GetProperty("latest").GetProperty("id").GetInt64();
+            Assert.Equal(SinkDelivery.IdempotencyKeyFor(data.GetProperty("flow").GetString()!, latest), r.WebhookId);
             Assert.Equal(SignatureCheck.Valid, StandardWebhookSignature.Verify(key, r.WebhookId, r.Timestamp, r.Signature, r.Body, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)));
         }
     }
