@@ -79,6 +79,17 @@ public sealed class McpServerTests : IAsyncLifetime
         Assert.All(globex.GetProperty("hits").EnumerateArray(), h => Assert.Contains(h.GetProperty("entityKey").GetString(), GlobexRows));
         Assert.Empty((await CallAsync(client, "search", new() { ["tenant"] = "initech", ["query"] = "solar" })).GetProperty("hits").EnumerateArray());
 
+        // Tenant values that try to escape their scope: never a row of any tenant, on every tool (a tool error is fine).
+        foreach (var hostile in new[] { "acme' OR '1'='1", "*", "%", "ACME", " acme", "acme%", "globex;--", "acme\u0000", "../globex", "{\"$ne\":null}" })
+        {
+            var search = await client.CallToolAsync("search", new Dictionary<string, object?> { ["tenant"] = hostile, ["query"] = "solar photovoltaic Atacama harbour crane" });
+            if (search.IsError is not true) Assert.Empty(JsonDocument.Parse(Text(search)).RootElement.GetProperty("hits").EnumerateArray());
+            var failuresOf = await client.CallToolAsync("list_failures", new Dictionary<string, object?> { ["tenant"] = hostile });
+            if (failuresOf.IsError is not true) Assert.DoesNotContain("entityKey", Text(failuresOf), StringComparison.Ordinal);
+            var resynced = await client.CallToolAsync("resync", new Dictionary<string, object?> { ["tenant"] = hostile, ["entity"] = "1" });
+            Assert.True(resynced.IsError is true, $"resync for tenant '{hostile}' of acme's row 1 was accepted: {Text(resynced)}");
+        }
+
         // A tenant is mandatory on every tool: missing or blank is a tool error with a clear message.
         foreach (var (tool, args) in new (string, Dictionary<string, object?>)[]
                  {
