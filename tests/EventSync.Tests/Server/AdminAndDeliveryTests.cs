@@ -61,8 +61,10 @@ public sealed class AdminAndDeliveryTests
         await Wait.UntilAsync(() => receiver.Requests.Count == 2, TimeSpan.FromSeconds(20), "the replayed delivery");
         Assert.Equal(first.WebhookId, receiver.Requests.Last().WebhookId); // same state, same idempotency key
 
-        var runs = await server.Http.GetFromJsonAsync<JsonElement[]>("/api/runs?flow=relay-orders");
-        Assert.Contains(runs!, r => r.GetProperty("outcome").GetString() == RunOutcomes.Succeeded);
+        // The receiver sees the call before the worker commits its run record: wait for the record, too.
+        JsonElement[]? runs = null;
+        await Wait.UntilAsync(async () => (runs = await server.Http.GetFromJsonAsync<JsonElement[]>("/api/runs?flow=relay-orders"))!
+            .Any(r => r.GetProperty("outcome").GetString() == RunOutcomes.Succeeded), TimeSpan.FromSeconds(20), "the replay's run record");
         var runId = runs!.First(r => r.GetProperty("outcome").GetString() == RunOutcomes.Succeeded).GetProperty("id").GetInt64();
         var detail = await server.Http.GetFromJsonAsync<JsonElement>($"/api/runs/{runId}");
         Assert.Equal("msg_a", detail.GetProperty("trigger").GetProperty("events")[0].GetProperty("deliveryId").GetString());
