@@ -4,8 +4,6 @@ using System.Globalization;
 using System.Text.Json;
 using EventSync.Core.Vectors;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -125,16 +123,11 @@ public sealed class EmbeddingApiEmulator : IAsyncDisposable
         if (options.Models.Select(m => m.Name).Distinct(StringComparer.Ordinal).Count() != options.Models.Count) throw new ArgumentException("model names must be unique", nameof(options));
         if (options.Models.Any(m => m.Dimensions is < 16 or > 4096)) throw new ArgumentException("model sizes must be 16 to 4096 (the local embedder's range)", nameof(options));
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Urls.Add($"http://127.0.0.1:{options.Port.ToString(CultureInfo.InvariantCulture)}");
+        var app = LoopbackApp.Create(options.Port);
         var emulator = new EmbeddingApiEmulator(app, options);
         app.MapPost("/v1/embeddings", emulator.HandleAsync);
         app.MapFallback(context => WriteErrorAsync(context, new ApiError(404, $"Invalid URL ({context.Request.Method} {context.Request.Path})")));
-        await app.StartAsync(ct);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        emulator.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
+        emulator.BaseUrl = new Uri(await LoopbackApp.StartAsync(app, ct), "v1");
         return emulator;
     }
 

@@ -3,8 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -122,15 +120,10 @@ public sealed partial class NotionEmulator : IAsyncDisposable
         if (options.Burst < 1) throw new ArgumentException("Burst must be at least 1", nameof(options));
         if (string.IsNullOrEmpty(options.Token)) throw new ArgumentException("Token is required", nameof(options));
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Urls.Add($"http://127.0.0.1:{options.Port.ToString(CultureInfo.InvariantCulture)}");
+        var app = LoopbackApp.Create(options.Port);
         var emulator = new NotionEmulator(app, options);
         app.Run(emulator.HandleAsync);
-        await app.StartAsync(ct);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        emulator.BaseUrl = new Uri(address.TrimEnd('/') + "/");
+        emulator.BaseUrl = await LoopbackApp.StartAsync(app, ct);
         return emulator;
     }
 

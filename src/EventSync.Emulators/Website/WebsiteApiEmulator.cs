@@ -9,8 +9,6 @@ using System.Threading.Channels;
 using EventSync.Core.Configuration;
 using EventSync.Core.Signatures;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -133,17 +131,12 @@ public sealed class WebsiteApiEmulator : IAsyncDisposable
         if (options.MaxBodyBytes < 1) throw new ArgumentException("MaxBodyBytes must be positive", nameof(options));
         if (options.WebhookAttempts < 1) throw new ArgumentException("WebhookAttempts must be at least 1", nameof(options));
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Urls.Add($"http://127.0.0.1:{options.Port.ToString(CultureInfo.InvariantCulture)}");
+        var app = LoopbackApp.Create(options.Port);
         var emulator = new WebsiteApiEmulator(app, options);
         app.Map("/api/{collection}", emulator.HandleAsync);
         app.Map("/api/{collection}/{id}", emulator.HandleAsync);
         app.MapFallback(context => WriteAsync(context, Error(404, "not_found", $"No route for {context.Request.Method} {context.Request.Path}.")));
-        await app.StartAsync(ct);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        emulator.BaseUrl = new Uri(address.TrimEnd('/') + "/");
+        emulator.BaseUrl = await LoopbackApp.StartAsync(app, ct);
         emulator._deliveryLoop = Task.Run(() => emulator.DeliverLoopAsync(emulator._stopping.Token), CancellationToken.None);
         return emulator;
     }
