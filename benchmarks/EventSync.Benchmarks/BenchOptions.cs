@@ -34,7 +34,9 @@ public sealed class BenchOptions
     public const string IngestNoFlow = "ingest-noflow";
 
     public bool Quick { get; private init; }
-    public Sizes Sizes => Quick ? Sizes.Quick : Sizes.Full;
+    public Sizes Sizes => (Quick ? Sizes.Quick : Sizes.Full) is var sizes && Warmup is { } warmup ? sizes with { Warmup = warmup } : sizes;
+    /// <summary>Overrides the size's warm-up before each load measurement.</summary>
+    public TimeSpan? Warmup { get; private init; }
     public required string CliDll { get; init; }
     public required string WorkDir { get; init; }
     /// <summary>True when the tool made <see cref="WorkDir"/> itself (and so deletes it at the end).</summary>
@@ -70,6 +72,7 @@ public sealed class BenchOptions
           --concurrency N         in-flight requests of the closed-loop load (default 64)
           --body-bytes N          webhook body size (default 2048)
           --drain-jobs N          backlog size for the drain measurement
+          --warmup SECONDS        warm-up before each load measurement (default 3, quick 1)
           --markdown FILE         also write the report there
           --json FILE             also write every raw figure there
           --graphile DIR          where `npm install graphile-worker` put node_modules (the queue reference)
@@ -97,7 +100,7 @@ public sealed class BenchOptions
         string cli = Path.Combine(".artifacts", "cli", "eventsync.dll");
         string? graphile = null, graphileMissing = null;
         string? workDir = null, postgres = Environment.GetEnvironmentVariable("EVENTSYNC_TEST_POSTGRES"), markdown = null, json = null;
-        int? pgPid = null, drainJobs = null;
+        int? pgPid = null, drainJobs = null, warmup = null;
         int concurrency = 64, bodyBytes = 2048;
         IReadOnlyList<string>? backends = null;
         IReadOnlyList<string> scenarios = AllScenarios;
@@ -115,6 +118,7 @@ public sealed class BenchOptions
                 case "--concurrency": concurrency = Int(ref i, 1); break;
                 case "--body-bytes": bodyBytes = Int(ref i, 512); break;
                 case "--drain-jobs": drainJobs = Int(ref i, 1); break;
+                case "--warmup": warmup = Int(ref i, 0); break;
                 case "--markdown": markdown = Value(ref i); break;
                 case "--json": json = Value(ref i); break;
                 case "--graphile": graphile = Path.GetFullPath(Value(ref i)!); break;
@@ -134,7 +138,7 @@ public sealed class BenchOptions
         return new BenchOptions
         {
             Quick = quick, CliDll = cli, WorkDir = workDir, OwnsWorkDir = ownsWorkDir, Postgres = postgres, PostgresPid = pgPid, Backends = backends, Scenarios = scenarios,
-            Concurrency = concurrency, BodyBytes = bodyBytes, DrainJobs = drainJobs, MarkdownPath = markdown, JsonPath = json,
+            Concurrency = concurrency, BodyBytes = bodyBytes, DrainJobs = drainJobs, Warmup = warmup is null ? null : TimeSpan.FromSeconds(warmup.Value), MarkdownPath = markdown, JsonPath = json,
             GraphileModules = graphile, GraphileMissing = graphileMissing,
         };
     }

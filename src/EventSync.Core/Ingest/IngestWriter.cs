@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging;
 namespace EventSync.Core.Ingest;
 
 /// <summary>
-/// Group commit for ingest: concurrent requests queue their writes, one loop commits whatever has gathered in a
+/// Group commit for ingest: concurrent requests queue their writes, a loop commits whatever has gathered in a
 /// single transaction (one fsync), then answers them all. A request is acknowledged only after its commit.
+/// As many loops run as the store can overlap commits (<see cref="IEventStore.ConcurrentIngestCommits"/>).
 /// </summary>
 public sealed class IngestWriter : IAsyncDisposable
 {
@@ -16,7 +17,7 @@ public sealed class IngestWriter : IAsyncDisposable
     private readonly WorkSignal _signal;
     private readonly ILogger _logger;
     private readonly int _maxBatch;
-    private readonly Task _loop;
+    private readonly Task[] _loops;
 
     public IngestWriter(IEventStore store, WorkSignal signal, ILogger<IngestWriter> logger, int maxBatch = 512, int capacity = 50_000)
     {
@@ -24,8 +25,9 @@ public sealed class IngestWriter : IAsyncDisposable
         _signal = signal;
         _logger = logger;
         _maxBatch = maxBatch;
-        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-        _loop = Task.Run(LoopAsync, CancellationToken.None);
+        var loops = Math.Max(1, store.ConcurrentIngestCommits);
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(capacity) { SingleReader = loops == 1, FullMode = BoundedChannelFullMode.Wait });
+        _loops = Enumerable.Range(0, loops).Select(_ => Task.Run(LoopAsync, CancellationToken.None)).ToArray();
     }
 
     /// <summary>Commits <paramref name="write"/> with whatever else is waiting; throws <see cref="StoreUnavailableException"/> if the commit failed.</summary>
@@ -43,6 +45,7 @@ public sealed class IngestWriter : IAsyncDisposable
         {
             batch.Clear();
             while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var p)) batch.Add(p);
+            if (batch.Count == 0) continue; // another loop took them
             try
             {
                 var results = await _store.IngestAsync(batch.Select(p => p.Write).ToList(), CancellationToken.None);
@@ -67,7 +70,7 @@ public sealed class IngestWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _loop;
+        await Task.WhenAll(_loops);
     }
 
     private sealed class Pending(IngestWrite write)

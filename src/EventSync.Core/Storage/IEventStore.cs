@@ -13,6 +13,12 @@ public interface IEventStore : ISyncStateStore, IAsyncDisposable
     /// <summary>True when several processes may share this store (PostgreSQL).</summary>
     bool IsShared { get; }
 
+    /// <summary>
+    /// How many ingest group commits may be in flight at once: 1 where one writer serialises them anyway (SQLite),
+    /// more where the server overlaps commits and flushes their WAL together (PostgreSQL).
+    /// </summary>
+    int ConcurrentIngestCommits { get; }
+
     Task MigrateAsync(CancellationToken cancellationToken);
 
     Task<int> SchemaVersionAsync(CancellationToken cancellationToken);

@@ -95,9 +95,8 @@ public abstract partial class SqlStore : IActivityStore
     {
         if (jobIds.Count == 0) return [];
         await using var connection = await OpenReadAsync(cancellationToken);
-        // Ids are longs formatted by us, so inlining them is safe.
-        await using var command = Command(connection, null, $"SELECT {RunColumns} FROM runs WHERE job_id IN ({InList(jobIds)}) ORDER BY id DESC LIMIT @limit");
-        Set(command, ("limit", limit));
+        await using var command = Command(connection, null, $"SELECT {RunColumns} FROM runs WHERE {InIds("job_id", "ids")} ORDER BY id DESC LIMIT @limit");
+        Set(command, ("ids", IdsValue(jobIds)), ("limit", limit));
         var list = new List<RunRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken)) list.Add(ReadRun(reader));

@@ -16,6 +16,7 @@ public abstract partial class SqlStore : IEventStore
 
     public abstract string Description { get; }
     public abstract bool IsShared { get; }
+    public virtual int ConcurrentIngestCommits => 1;
 
     /// <summary>SQL for the larger of two values (max on SQLite, GREATEST on PostgreSQL).</summary>
     protected abstract string Greatest { get; }
@@ -31,6 +32,14 @@ public abstract partial class SqlStore : IEventStore
     /// </summary>
     protected abstract string DueIndexHint { get; }
     protected abstract string BlobType { get; }
+
+    /// <summary>
+    /// "column IN ids" with the ids in one parameter (see <see cref="IdsValue"/>), so the statement text stays the same
+    /// whatever the list and is prepared once instead of parsed per call.
+    /// </summary>
+    protected abstract string InIds(string column, string parameter);
+
+    protected abstract object IdsValue(IReadOnlyCollection<long> ids);
 
     protected abstract Task<WriteScope> BeginWriteAsync(CancellationToken ct);
     protected abstract Task<DbConnection> OpenReadAsync(CancellationToken ct);
@@ -190,29 +199,47 @@ public abstract partial class SqlStore : IEventStore
     /// <summary>Every merged event's metadata, oldest first; only the newest carries its payload (the job runs on the newest state).</summary>
     private async Task<Dictionary<long, List<StoredEvent>>> LoadJobEventsAsync(IReadOnlyList<long> jobIds, CancellationToken ct)
     {
-        var result = new Dictionary<long, List<StoredEvent>>();
         await using var connection = await OpenReadAsync(ct);
-        var ids = string.Join(',', jobIds);
-        await using (var command = Command(connection, null, $"SELECT je.job_id, e.{EventColumns.Replace(", ", ", e.", StringComparison.Ordinal)} FROM job_events je JOIN events e ON e.id = je.event_id WHERE je.job_id IN ({ids}) ORDER BY je.job_id, e.id"))
-        await using (var reader = await command.ExecuteReaderAsync(ct))
+        // Two single-table lookups by key, not a join: a join's plan depends on statistics a freshly filled table lacks
+        // (PostgreSQL hashed the whole events table per claim until autovacuum's first ANALYZE, a minute in).
+        var links = new List<(long Job, long Event)>();
+        await using (var command = Command(connection, null, JobEventIdsSql))
         {
+            Set(command, ("ids", IdsValue(jobIds)));
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) links.Add((reader.GetInt64(0), reader.GetInt64(1)));
+        }
+        var result = new Dictionary<long, List<StoredEvent>>();
+        if (links.Count == 0) return result;
+        var eventJobs = links.ToLookup(l => l.Event, l => l.Job); // one event can cause jobs of several flows
+        var newest = links.GroupBy(l => l.Job).Select(g => g.Max(l => l.Event)).Distinct().ToList();
+        await ReadEventsAsync(eventJobs.Select(g => g.Key).ToList(), newest, replace: false);
+        foreach (var list in result.Values) list.Sort((a, b) => a.Id.CompareTo(b.Id));
+        // The newest event of a job was deleted: the newest one left carries the payload.
+        var missing = result.Values.Where(l => l[^1].Payload.Length == 0).Select(l => l[^1].Id).Distinct().ToList();
+        if (missing.Count > 0) await ReadEventsAsync(missing, missing, replace: true);
+        return result;
+
+        async Task ReadEventsAsync(IReadOnlyCollection<long> ids, IReadOnlyCollection<long> withPayload, bool replace)
+        {
+            await using var command = Command(connection, null, $"SELECT {EventColumns}, CASE WHEN {InIds("id", "newest")} THEN payload END FROM events WHERE {InIds("id", "ids")}");
+            Set(command, ("ids", IdsValue(ids)), ("newest", IdsValue(withPayload)));
+            await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                var jobId = reader.GetInt64(0);
-                if (!result.TryGetValue(jobId, out var list)) result[jobId] = list = [];
-                list.Add(ReadEvent(reader, 1, []));
+                var e = ReadEvent(reader, 0, reader.IsDBNull(7) ? [] : (byte[])reader.GetValue(7));
+                foreach (var jobId in eventJobs[e.Id])
+                {
+                    if (!result.TryGetValue(jobId, out var list)) result[jobId] = list = [];
+                    if (replace && list[^1].Id == e.Id) list[^1] = e;
+                    else if (!replace) list.Add(e);
+                }
             }
         }
-        var newest = result.Values.Where(l => l.Count > 0).Select(l => l[^1].Id).ToList();
-        if (newest.Count == 0) return result;
-        var payloads = new Dictionary<long, byte[]>();
-        await using (var command = Command(connection, null, $"SELECT id, payload FROM events WHERE id IN ({string.Join(',', newest)})"))
-        await using (var reader = await command.ExecuteReaderAsync(ct))
-            while (await reader.ReadAsync(ct)) payloads[reader.GetInt64(0)] = (byte[])reader.GetValue(1);
-        foreach (var list in result.Values)
-            if (list.Count > 0 && payloads.TryGetValue(list[^1].Id, out var p)) list[^1] = list[^1] with { Payload = p };
-        return result;
     }
+
+    /// <summary>(job_id, event_id) of the jobs in the ids parameter, found through job_events' primary key.</summary>
+    protected abstract string JobEventIdsSql { get; }
 
     public virtual async Task<IReadOnlyList<bool>> CompleteJobsAsync(IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken)
     {
@@ -310,7 +337,7 @@ public abstract partial class SqlStore : IEventStore
     {
         if (jobIds.Count == 0) return;
         await using var scope = await BeginWriteAsync(cancellationToken);
-        await ExecuteAsync(scope, $"UPDATE jobs SET lease_until = @until WHERE status = 'running' AND lease_owner = @owner AND id IN ({string.Join(',', jobIds)})", cancellationToken, ("until", leaseUntil.ToUnixTimeMilliseconds()), ("owner", owner));
+        await ExecuteAsync(scope, $"UPDATE jobs SET lease_until = @until WHERE status = 'running' AND lease_owner = @owner AND {InIds("id", "ids")}", cancellationToken, ("until", leaseUntil.ToUnixTimeMilliseconds()), ("owner", owner), ("ids", IdsValue(jobIds)));
         await scope.CommitAsync(cancellationToken);
     }
 
@@ -660,11 +687,4 @@ public abstract partial class SqlStore : IEventStore
     private static RunRecord ReadRun(DbDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetString(4), (int)r.GetInt64(5), r.GetString(6),
         FromMs(r.GetInt64(7)), FromMs(r.GetInt64(8)), r.GetString(9), NullableString(r, 10), r.GetString(11), r.GetString(12));
-
-    protected static string InList(IEnumerable<long> ids)
-    {
-        var sb = new StringBuilder();
-        foreach (var id in ids) sb.Append(sb.Length == 0 ? "" : ",").Append(id);
-        return sb.ToString();
-    }
 }

@@ -32,6 +32,9 @@ public sealed class SqliteEventStore : SqlStore
     protected override string IdentityColumn => "INTEGER PRIMARY KEY AUTOINCREMENT";
     protected override string DueIndexHint => "INDEXED BY jobs_due";
     protected override string BlobType => "BLOB";
+    protected override string InIds(string column, string parameter) => $"{column} IN (SELECT value FROM json_each(@{parameter}))";
+    protected override string JobEventIdsSql => "SELECT job_id, event_id FROM job_events WHERE job_id IN (SELECT value FROM json_each(@ids))";
+    protected override object IdsValue(IReadOnlyCollection<long> ids) => "[" + string.Join(',', ids) + "]";
 
     protected override async Task<WriteScope> BeginWriteAsync(CancellationToken ct)
     {

@@ -33,6 +33,49 @@ public abstract class EngineContractTests
     }
 
     [Fact]
+    public async Task One_group_commit_dedups_merges_and_logs_every_receipt_in_order()
+    {
+        await using var h = await Harness(settle: "10s", maxWait: "30s");
+        var earlier = await h.IngestAsync("order-9", dedupKey: "msg_old");
+        var rejection = new IngestWrite(new DeliveryRecord(h.Time.GetUtcNow(), "orders", "msg_bad", 401, DeliveryOutcomes.Rejected, "bad signature", 10, "127.0.0.1"));
+        h.Advance(TimeSpan.FromSeconds(1));
+        IngestWrite[] batch =
+        [
+            h.Write("order-1", "msg_a"),
+            rejection,
+            h.Write("order-1", "msg_b"),   // same key in the same commit: merges into msg_a's job
+            h.Write("order-2", "msg_c"),
+            h.Write("order-2", "msg_c"),   // repeated within the commit
+            h.Write("order-9", "msg_old"), // redelivered from an earlier commit
+        ];
+        var results = await h.Store.IngestAsync(batch, CancellationToken.None);
+
+        Assert.Equal([false, false, false, false, true, true], results.Select(r => r.Duplicate));
+        Assert.Equal([1, 0, 1, 1, 0, 0], results.Select(r => r.JobsTouched));
+        Assert.Null(results[1].EventId);
+        Assert.Equal(results[3].EventId, results[4].EventId);
+        Assert.Equal(earlier.EventId, results[5].EventId);
+        Assert.True(results[0].EventId < results[2].EventId && results[2].EventId < results[3].EventId);
+
+        var pending = (await h.JobsAsync(JobStatuses.Pending)).OrderBy(j => j.EntityKey).ToList();
+        Assert.Equal(["order-1", "order-2", "order-9"], pending.Select(j => j.EntityKey));
+        Assert.Equal(EngineHarness.Start + TimeSpan.FromSeconds(11), pending[0].DueAt);
+        var log = (await h.Store.ListDeliveriesAsync(new DeliveryQuery(), CancellationToken.None)).OrderBy(d => d.Id).ToList();
+        Assert.Equal(7, log.Count);
+        Assert.Equal(["msg_old", "msg_a", "msg_bad", "msg_b", "msg_c", "msg_c", "msg_old"], log.Select(d => d.DeliveryId));
+        Assert.Equal([DeliveryOutcomes.Accepted, DeliveryOutcomes.Accepted, DeliveryOutcomes.Rejected, DeliveryOutcomes.Accepted, DeliveryOutcomes.Accepted,
+            DeliveryOutcomes.Duplicate, DeliveryOutcomes.Duplicate], log.Select(d => d.Outcome));
+        Assert.Equal(results.Select(r => r.EventId), log.Skip(1).Select(d => d.EventId));
+
+        h.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(3, await h.RunDueAsync());
+        var merged = Assert.Single(h.Sink.Deliveries, d => d.EntityKey == "order-1");
+        Assert.Equal(["msg_a", "msg_b"], merged.Events.Select(e => e.DeliveryId));
+        Assert.Equal("msg_b", EngineHarness.PayloadSeq(merged));
+        Assert.Single(Assert.Single(h.Sink.Deliveries, d => d.EntityKey == "order-2").Events);
+    }
+
+    [Fact]
     public async Task Events_for_one_key_coalesce_into_one_job_that_runs_on_the_newest_state()
     {
         await using var h = await Harness();

@@ -60,16 +60,19 @@ public sealed class EngineHarness : IAsyncDisposable
         new(Store, new Dictionary<string, ISink> { ["out"] = Sink }, Config, Time, new WorkSignal(), NullLogger<JobDispatcher>.Instance, workerId, new Random(7));
 
     /// <summary>Ingests one event through the router, as the HTTP endpoint does.</summary>
-    public async Task<IngestResult> IngestAsync(string entity, string? dedupKey = null, object? extra = null)
+    public async Task<IngestResult> IngestAsync(string entity, string? dedupKey = null, object? extra = null) =>
+        (await Store.IngestAsync([Write(entity, dedupKey, extra)], CancellationToken.None))[0];
+
+    /// <summary>One accepted event as the HTTP endpoint hands it to the store, with the jobs the router gives it.</summary>
+    public IngestWrite Write(string entity, string? dedupKey = null, object? extra = null)
     {
         var id = dedupKey ?? $"msg_{Interlocked.Increment(ref _sequence)}";
         var payload = JsonSerializer.SerializeToUtf8Bytes(new { id = entity, seq = id, extra });
         using var doc = JsonDocument.Parse(payload);
         var now = Time.GetUtcNow();
         var jobs = Router.Route("orders", "order.updated", id, doc.RootElement);
-        var write = new IngestWrite(new DeliveryRecord(now, "orders", id, 202, DeliveryOutcomes.Accepted, null, payload.Length, "127.0.0.1"),
+        return new IngestWrite(new DeliveryRecord(now, "orders", id, 202, DeliveryOutcomes.Accepted, null, payload.Length, "127.0.0.1"),
             new NewEvent("orders", id, id, "order.updated", entity, now, "{}", payload), jobs);
-        return (await Store.IngestAsync([write], CancellationToken.None))[0];
     }
 
     public Task<int> RunDueAsync() => Dispatcher.RunDueAsync(CancellationToken.None);
