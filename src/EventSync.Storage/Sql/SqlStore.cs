@@ -42,6 +42,18 @@ public abstract partial class SqlStore : IEventStore
     protected abstract object IdsValue(IReadOnlyCollection<long> ids);
 
     protected abstract Task<WriteScope> BeginWriteAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a write transaction and commits it. The work must not commit itself: a backend
+    /// with a single writer (SQLite) runs the work of concurrent callers in one transaction, so they share one fsync.
+    /// </summary>
+    protected virtual async Task<T> InWriteAsync<T>(Func<WriteScope, CancellationToken, Task<T>> work, CancellationToken ct)
+    {
+        await using var scope = await BeginWriteAsync(ct);
+        var result = await work(scope, ct);
+        await scope.CommitAsync(ct);
+        return result;
+    }
     protected abstract Task<DbConnection> OpenReadAsync(CancellationToken ct);
     protected abstract Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct);
 
@@ -93,10 +105,12 @@ public abstract partial class SqlStore : IEventStore
 
     // ---------------------------------------------------------------- ingest
 
-    public virtual async Task<IReadOnlyList<IngestResult>> IngestAsync(IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken)
+    public virtual Task<IReadOnlyList<IngestResult>> IngestAsync(IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken) =>
+        InWriteAsync((scope, ct) => IngestAsync(scope, batch, ct), cancellationToken);
+
+    private async Task<IReadOnlyList<IngestResult>> IngestAsync(WriteScope scope, IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken)
     {
         var results = new IngestResult[batch.Count];
-        await using var scope = await BeginWriteAsync(cancellationToken);
         var c = scope.Connection;
         await using var insertEvent = Command(scope, "INSERT INTO events (source, dedup_key, delivery_id, event_type, entity_key, received_at, headers, payload) VALUES (@source, @dedup, @delivery, @type, @entity, @at, @headers, @payload) ON CONFLICT (source, dedup_key) DO NOTHING RETURNING id");
         await using var findEvent = Command(scope, "SELECT id FROM events WHERE source = @source AND dedup_key = @dedup");
@@ -140,7 +154,6 @@ public abstract partial class SqlStore : IEventStore
             results[i] = new IngestResult(eventId, duplicate, jobs);
         }
         if (anyJobs) await SignalNewWorkAsync(c, scope.Transaction, cancellationToken);
-        await scope.CommitAsync(cancellationToken);
         return results;
     }
 
@@ -181,15 +194,15 @@ public abstract partial class SqlStore : IEventStore
                 LIMIT @max {SkipLockedClause})
             RETURNING {JobColumns}
             """;
-        var jobs = new List<JobInfo>();
-        await using (var scope = await BeginWriteAsync(cancellationToken))
+        var jobs = await InWriteAsync(async (scope, ct) =>
         {
+            var claimed = new List<JobInfo>();
             await using var command = Command(scope, sql);
             Set(command, ("owner", owner), ("lease", (now + lease).ToUnixTimeMilliseconds()), ("now", at), ("max", max));
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-                while (await reader.ReadAsync(cancellationToken)) jobs.Add(ReadJob(reader, 0));
-            await scope.CommitAsync(cancellationToken);
-        }
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) claimed.Add(ReadJob(reader, 0));
+            return claimed;
+        }, cancellationToken);
         if (jobs.Count == 0) return [];
         jobs.Sort((a, b) => a.Id.CompareTo(b.Id));
         var events = await LoadJobEventsAsync(jobs.Select(j => j.Id).ToList(), cancellationToken);
@@ -241,10 +254,12 @@ public abstract partial class SqlStore : IEventStore
     /// <summary>(job_id, event_id) of the jobs in the ids parameter, found through job_events' primary key.</summary>
     protected abstract string JobEventIdsSql { get; }
 
-    public virtual async Task<IReadOnlyList<bool>> CompleteJobsAsync(IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken)
+    public virtual Task<IReadOnlyList<bool>> CompleteJobsAsync(IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken) =>
+        InWriteAsync((scope, ct) => CompleteJobsAsync(scope, completions, ct), cancellationToken);
+
+    private async Task<IReadOnlyList<bool>> CompleteJobsAsync(WriteScope scope, IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken)
     {
         var results = new bool[completions.Count];
-        await using var scope = await BeginWriteAsync(cancellationToken);
         // Reused for every completion of the batch: prepared once, not once per job.
         await using var insertRun = Command(scope, InsertRunSql);
         await using var markDone = Command(scope, "UPDATE jobs SET status = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = @now WHERE id = @id AND status = 'running' AND lease_owner = @owner RETURNING id");
@@ -290,7 +305,6 @@ public abstract partial class SqlStore : IEventStore
             results[i] = true;
         }
         if (requeued) await SignalNewWorkAsync(scope.Connection, scope.Transaction, cancellationToken);
-        await scope.CommitAsync(cancellationToken);
         return results;
     }
 

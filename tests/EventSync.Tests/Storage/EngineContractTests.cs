@@ -76,6 +76,28 @@ public abstract class EngineContractTests
     }
 
     [Fact]
+    public async Task A_failing_group_commit_writes_nothing_and_does_not_disturb_the_ones_beside_it()
+    {
+        await using var h = await Harness();
+        var good = Enumerable.Range(0, 16).Select(i => h.Write($"order-{i}", $"msg_good_{i}")).ToList();
+        var partner = h.Write("order-x", "msg_partner");
+        var broken = h.Write("order-y", "msg_broken");
+        broken = broken with { Event = broken.Event! with { EventType = null! } }; // violates NOT NULL in the store
+
+        // Started together, so on SQLite they share the writer's transactions; the broken one must roll back alone.
+        var commits = good.Select(w => h.Store.IngestAsync([w], CancellationToken.None)).ToList();
+        var failing = h.Store.IngestAsync([partner, broken], CancellationToken.None);
+        await Task.WhenAll(commits);
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => failing);
+
+        var stored = await h.Store.ListEventsAsync(new EventQuery(Limit: 100), CancellationToken.None);
+        Assert.Equal(good.Select(w => w.Event!.DeliveryId).Order(), stored.Select(e => e.DeliveryId).Order());
+        Assert.Equal(16, (await h.Store.ListDeliveriesAsync(new DeliveryQuery(), CancellationToken.None)).Count);
+        Assert.Equal(16, (await h.JobsAsync(JobStatuses.Pending)).Count);
+        Assert.Equal(16, await h.RunDueAsync());
+    }
+
+    [Fact]
     public async Task Events_for_one_key_coalesce_into_one_job_that_runs_on_the_newest_state()
     {
         await using var h = await Harness();
