@@ -8,7 +8,7 @@ namespace EventSync.Storage.Postgres;
 
 /// <summary>
 /// The shared backend: several serve processes on one database claim work with FOR UPDATE SKIP LOCKED and wake each
-/// other with LISTEN/NOTIFY. Ingest sends a whole group commit in one round trip (one statement per event).
+/// other with LISTEN/NOTIFY. A group commit is a few set-based statements over arrays, whatever its size.
 /// </summary>
 public sealed class PostgresEventStore : SqlStore
 {

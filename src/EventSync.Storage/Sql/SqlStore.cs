@@ -54,6 +54,7 @@ public abstract partial class SqlStore : IEventStore
         await scope.CommitAsync(ct);
         return result;
     }
+
     protected abstract Task<DbConnection> OpenReadAsync(CancellationToken ct);
     protected abstract Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct);
 
