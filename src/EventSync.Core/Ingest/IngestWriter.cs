@@ -8,7 +8,7 @@ namespace EventSync.Core.Ingest;
 /// <summary>
 /// Group commit for ingest: concurrent requests queue their writes, a loop commits whatever has gathered in a
 /// single transaction (one fsync), then answers them all. A request is acknowledged only after its commit.
-/// As many loops run as the store can overlap commits (<see cref="IEventStore.ConcurrentIngestCommits"/>).
+/// As many loops run as the store allows (<see cref="IEventStore.ConcurrentIngestCommits"/>).
 /// </summary>
 public sealed class IngestWriter : IAsyncDisposable
 {

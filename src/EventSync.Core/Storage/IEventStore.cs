@@ -14,8 +14,10 @@ public interface IEventStore : ISyncStateStore, IAsyncDisposable
     bool IsShared { get; }
 
     /// <summary>
-    /// How many ingest group commits may be in flight at once: 1 where one writer serialises them anyway (SQLite),
-    /// more where the server overlaps commits and flushes their WAL together (PostgreSQL).
+    /// How many ingest group commits may be queued or in flight at once. More than one only where event ids still
+    /// follow commit order (SQLite's one writer runs queued commits in turn): where commits overlap (PostgreSQL), an
+    /// event could get a lower id yet commit after a newer one had been delivered, and its job would then deliver the
+    /// older state last.
     /// </summary>
     int ConcurrentIngestCommits { get; }
 

@@ -36,8 +36,6 @@ public sealed class PostgresEventStore : SqlStore
 
     public override string Description { get; }
     public override bool IsShared => true;
-    // Each group commit is a few round trips; while one waits on the network or its WAL flush the next one forms.
-    public override int ConcurrentIngestCommits => 4;
     protected override string Greatest => "GREATEST";
     protected override string Least => "LEAST";
     protected override string SkipLockedClause => "FOR UPDATE SKIP LOCKED";
