@@ -7,10 +7,13 @@ using Microsoft.Extensions.Logging;
 
 namespace EventSync.Emulators;
 
-/// <summary>The host every emulator runs on: slim Kestrel on 127.0.0.1 only, quiet, on a given or free port.</summary>
-internal static class LoopbackApp
+/// <summary>
+/// The host every emulator, the demo's partner endpoint and the tests' receivers run on: slim Kestrel on 127.0.0.1
+/// only, quiet, on a given or free port.
+/// </summary>
+public static class LoopbackApp
 {
-    public static WebApplication Create(int port)
+    public static WebApplication Create(int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

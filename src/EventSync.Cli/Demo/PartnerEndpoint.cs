@@ -1,12 +1,9 @@
 using System.Text.Json.Nodes;
 using EventSync.Core.Configuration;
 using EventSync.Core.Signatures;
+using EventSync.Emulators;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace EventSync.Cli.Demo;
 
@@ -43,15 +40,11 @@ internal sealed class PartnerEndpoint : IAsyncDisposable
     public static async Task<PartnerEndpoint> StartAsync(string secret, TimeProvider time, CancellationToken ct)
     {
         var key = ConfigLoader.StandardWebhookSecret(secret) ?? throw new ArgumentException("the partner secret must be a whsec_ secret", nameof(secret));
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Urls.Add("http://127.0.0.1:0");
+        var app = LoopbackApp.Create();
         var endpoint = new PartnerEndpoint(app, key, time);
         app.MapPost("/in", endpoint.HandleAsync);
-        await app.StartAsync(ct);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        endpoint.Url = new Uri(address.TrimEnd('/') + "/in");
+        var address = await LoopbackApp.StartAsync(app, ct);
+        endpoint.Url = new Uri(address, "in");
         return endpoint;
     }
 

@@ -1,12 +1,9 @@
 using System.Collections.Concurrent;
 using EventSync.Connectors.GitHub;
 using EventSync.Emulators.GitHub;
+using EventSync.Emulators;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EventSync.Tests.GitHub;
@@ -82,10 +79,7 @@ public sealed class HookReceiver : IAsyncDisposable
 
     public static async Task<HookReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Urls.Add("http://127.0.0.1:0");
+        var app = LoopbackApp.Create();
         HookReceiver? self = null;
         app.MapPost("/hook", async (HttpContext context) =>
         {
@@ -95,9 +89,8 @@ public sealed class HookReceiver : IAsyncDisposable
             self!.Received.Enqueue(new Hook(headers, buffer.ToArray()));
             return Results.StatusCode(self.Status);
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        self = new HookReceiver(app, new Uri(new Uri(address), "/hook"));
+        var address = await LoopbackApp.StartAsync(app, CancellationToken.None);
+        self = new HookReceiver(app, new Uri(address, "hook"));
         return self;
     }
 

@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
+using EventSync.Emulators;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace EventSync.Tests.Infrastructure;
 
@@ -33,11 +30,7 @@ public sealed class Receiver : IAsyncDisposable
 
     public static async Task<Receiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        
-        var app = builder.Build();
-        app.Urls.Add("http://127.0.0.1:0");
+        var app = LoopbackApp.Create();
         Receiver? self = null;
         app.MapPost("/in", async (HttpContext context) =>
         {
@@ -59,9 +52,8 @@ public sealed class Receiver : IAsyncDisposable
                 self._inFlight.AddOrUpdate(entity, 0, (_, n) => n - 1);
             }
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        self = new Receiver(app, new Uri(address));
+        var address = await LoopbackApp.StartAsync(app, CancellationToken.None);
+        self = new Receiver(app, address);
         return self;
     }
 

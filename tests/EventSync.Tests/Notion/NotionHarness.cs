@@ -4,12 +4,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using EventSync.Connectors.Notion;
 using EventSync.Emulators.Notion;
+using EventSync.Emulators;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace EventSync.Tests.Notion;
 
@@ -106,10 +103,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public static async Task<WebhookReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Urls.Add("http://127.0.0.1:0");
+        var app = LoopbackApp.Create();
         var deliveries = new ConcurrentQueue<Delivery>();
         app.MapPost("/notion", async (HttpContext context) =>
         {
@@ -118,9 +112,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
             deliveries.Enqueue(new Delivery(context.Request.Headers["X-Notion-Signature"].FirstOrDefault(), buffer.ToArray()));
             return Results.Ok();
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new WebhookReceiver(app, new Uri(new Uri(address), "/notion"), deliveries);
+        var address = await LoopbackApp.StartAsync(app, CancellationToken.None);
+        return new WebhookReceiver(app, new Uri(address, "notion"), deliveries);
     }
 
     public async ValueTask DisposeAsync()

@@ -2,12 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using EventSync.Tests.Infrastructure;
+using EventSync.Emulators;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace EventSync.Tests.Telemetry;
 
@@ -57,10 +54,7 @@ public sealed class OtlpExportTests
 
         public static async Task<Collector> StartAsync()
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            app.Urls.Add("http://127.0.0.1:0");
+            var app = LoopbackApp.Create();
             var requests = new ConcurrentQueue<Posted>();
             app.MapPost("/v1/{signal}", async (HttpContext context) =>
             {
@@ -69,9 +63,8 @@ public sealed class OtlpExportTests
                 requests.Enqueue(new Posted(context.Request.Path, context.Request.ContentType, buffer.ToArray()));
                 return Results.Bytes([], "application/x-protobuf");
             });
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new Collector(app, new Uri(address), requests);
+            var address = await LoopbackApp.StartAsync(app, CancellationToken.None);
+            return new Collector(app, address, requests);
         }
 
         public async ValueTask DisposeAsync()

@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
+using EventSync.Emulators;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace EventSync.Tests.Website;
 
@@ -27,10 +24,7 @@ public sealed class HookReceiver : IAsyncDisposable
 
     public static async Task<HookReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Urls.Add("http://127.0.0.1:0");
+        var app = LoopbackApp.Create();
         HookReceiver? self = null;
         app.MapPost("/hooks/website", async (HttpContext context) =>
         {
@@ -40,9 +34,8 @@ public sealed class HookReceiver : IAsyncDisposable
             self!.Received.Enqueue(new Hook(headers["webhook-id"], headers["webhook-timestamp"], headers["webhook-signature"], buffer.ToArray()));
             context.Response.StatusCode = self.Status;
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        self = new HookReceiver(app, new Uri(address));
+        var address = await LoopbackApp.StartAsync(app, CancellationToken.None);
+        self = new HookReceiver(app, address);
         return self;
     }
 
