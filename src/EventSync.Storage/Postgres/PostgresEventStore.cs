@@ -78,141 +78,178 @@ public sealed class PostgresEventStore : SqlStore
     }
 
     /// <summary>
-    /// A whole group commit in a few set-based statements (arrays through unnest), not one statement per event: the
-    /// server parses, plans and starts an executor once per batch, which is what bounds ingest on a busy database.
+    /// A whole group commit in one set-based statement (arrays through unnest) and one round trip: no BEGIN/COMMIT,
+    /// because a single statement is its own transaction. The server parses, plans and starts an executor once per
+    /// batch, and the process waits on the network once, which is what bounds ingest on a busy machine.
     /// </summary>
     public override async Task<IReadOnlyList<IngestResult>> IngestAsync(IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var eventIds = new long?[batch.Count];
-        var duplicate = new bool[batch.Count];
-
-        // 1. Events in arrival order (ids order a job's events); a redelivery, or a repeat within the batch, is skipped.
-        var inserted = new Dictionary<(string Source, string DedupKey), long>();
-        var events = batch.Where(w => w.Event is not null).Select(w => w.Event!).ToList();
-        if (events.Count > 0)
-        {
-            await using var insert = new NpgsqlCommand("""
-                INSERT INTO events (source, dedup_key, delivery_id, event_type, entity_key, received_at, headers, payload)
-                SELECT source, dedup_key, delivery_id, event_type, entity_key, received_at, headers, payload
-                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bytea[])
-                     WITH ORDINALITY AS t(source, dedup_key, delivery_id, event_type, entity_key, received_at, headers, payload, ord)
-                ORDER BY ord
-                ON CONFLICT (source, dedup_key) DO NOTHING
-                RETURNING id, source, dedup_key
-                """, connection, transaction);
-            AddParameters(insert, events.Select(e => e.Source).ToArray(), events.Select(e => e.DedupKey).ToArray(), events.Select(e => e.DeliveryId).ToArray(),
-                events.Select(e => e.EventType).ToArray(), events.Select(e => e.EntityKey).ToArray(), events.Select(e => e.ReceivedAt.ToUnixTimeMilliseconds()).ToArray(),
-                events.Select(e => e.HeadersJson).ToArray(), events.Select(e => e.Payload).ToArray());
-            await using (var reader = await insert.ExecuteReaderAsync(cancellationToken))
-                while (await reader.ReadAsync(cancellationToken)) inserted[(reader.GetString(1), reader.GetString(2))] = reader.GetInt64(0);
-        }
-        var claimed = new HashSet<(string, string)>();
-        var existing = new List<int>();
+        var events = new List<(int Ord, NewEvent Event)>();
+        var jobs = new List<(int Ord, JobRequest Job, long At)>();
         for (var i = 0; i < batch.Count; i++)
         {
             if (batch[i].Event is not { } e) continue;
-            var key = (e.Source, e.DedupKey);
-            if (inserted.TryGetValue(key, out var id) && claimed.Add(key)) eventIds[i] = id; // the first of its key in the batch: new
-            else
-            {
-                duplicate[i] = true;
-                if (inserted.TryGetValue(key, out id)) eventIds[i] = id;
-                else existing.Add(i);
-            }
+            events.Add((i + 1, e));
+            foreach (var job in batch[i].Jobs ?? []) jobs.Add((i + 1, job, e.ReceivedAt.ToUnixTimeMilliseconds()));
         }
+        var deliveries = batch.Select(w => w.Delivery).ToList();
 
-        // 2. The jobs of the new events, one row per (flow, key) however many events of the batch it merges, in key order
-        // (two processes upserting overlapping keys take their locks in the same order); and the ids of redeliveries.
-        var jobRows = new SortedDictionary<(string Flow, string Key), (string Sink, long Created, long Due, long Deadline)>();
-        var links = new List<(long EventId, string Flow, string Key)>();
-        var jobsTouched = new int[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
-        {
-            if (duplicate[i] || batch[i].Event is not { } e || batch[i].Jobs is not { Count: > 0 } jobs) continue;
-            var at = e.ReceivedAt.ToUnixTimeMilliseconds();
-            foreach (var job in jobs)
-            {
-                var due = at + (long)job.Settle.TotalMilliseconds;
-                var deadline = at + (long)Math.Max(job.MaxWait.TotalMilliseconds, job.Settle.TotalMilliseconds);
-                var key = (job.Flow, job.EntityKey);
-                // Later events of the batch push the due time, never past the first one's deadline (max wait).
-                jobRows[key] = jobRows.TryGetValue(key, out var row) ? row with { Due = Math.Max(row.Due, Math.Min(due, row.Deadline)) } : (job.Sink, at, due, deadline);
-                links.Add((eventIds[i]!.Value, job.Flow, job.EntityKey));
-                jobsTouched[i]++;
-            }
-        }
-        var jobIds = new Dictionary<(string, string), long>();
-        if (jobRows.Count > 0 || existing.Count > 0)
-        {
-            await using var round = new NpgsqlBatch(connection, transaction);
-            if (jobRows.Count > 0)
-            {
-                var upsert = new NpgsqlBatchCommand("""
-                    INSERT INTO jobs (flow, entity_key, sink, status, attempts, created_at, due_at, deadline_at, updated_at)
-                    SELECT flow, entity_key, sink, 'pending', 0, created_at, due_at, deadline_at, created_at
-                    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) WITH ORDINALITY
-                         AS t(flow, entity_key, sink, created_at, due_at, deadline_at, ord)
-                    ORDER BY ord
-                    ON CONFLICT (flow, entity_key) WHERE status = 'pending'
-                    DO UPDATE SET due_at = GREATEST(jobs.due_at, LEAST(excluded.due_at, jobs.deadline_at)), updated_at = excluded.updated_at
-                    RETURNING id, flow, entity_key
-                    """);
-                AddParameters(upsert, jobRows.Keys.Select(k => k.Flow).ToArray(), jobRows.Keys.Select(k => k.Key).ToArray(), jobRows.Values.Select(v => v.Sink).ToArray(),
-                    jobRows.Values.Select(v => v.Created).ToArray(), jobRows.Values.Select(v => v.Due).ToArray(), jobRows.Values.Select(v => v.Deadline).ToArray());
-                round.BatchCommands.Add(upsert);
-            }
-            if (existing.Count > 0)
-            {
-                var find = new NpgsqlBatchCommand("""
-                    SELECT e.id, e.source, e.dedup_key FROM events e
-                    JOIN unnest($1::text[], $2::text[]) AS t(source, dedup_key) ON e.source = t.source AND e.dedup_key = t.dedup_key
-                    """);
-                AddParameters(find, existing.Select(i => batch[i].Event!.Source).ToArray(), existing.Select(i => batch[i].Event!.DedupKey).ToArray());
-                round.BatchCommands.Add(find);
-            }
-            await using var reader = await round.ExecuteReaderAsync(cancellationToken);
-            if (jobRows.Count > 0)
-            {
-                while (await reader.ReadAsync(cancellationToken)) jobIds[(reader.GetString(1), reader.GetString(2))] = reader.GetInt64(0);
-                await reader.NextResultAsync(cancellationToken);
-            }
-            if (existing.Count > 0)
-            {
-                var found = new Dictionary<(string, string), long>();
-                while (await reader.ReadAsync(cancellationToken)) found[(reader.GetString(1), reader.GetString(2))] = reader.GetInt64(0);
-                foreach (var i in existing) eventIds[i] = found.TryGetValue((batch[i].Event!.Source, batch[i].Event!.DedupKey), out var id) ? id : null;
-            }
-        }
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var round = new NpgsqlBatch(connection);
+        var write = new NpgsqlBatchCommand(IngestSql);
+        AddParameters(write,
+            events.Select(e => e.Ord).ToArray(), events.Select(e => e.Event.Source).ToArray(), events.Select(e => e.Event.DedupKey).ToArray(),
+            events.Select(e => e.Event.DeliveryId).ToArray(), events.Select(e => e.Event.EventType).ToArray(), events.Select(e => e.Event.EntityKey).ToArray(),
+            events.Select(e => e.Event.ReceivedAt.ToUnixTimeMilliseconds()).ToArray(), events.Select(e => e.Event.HeadersJson).ToArray(), events.Select(e => e.Event.Payload).ToArray(),
+            jobs.Select(j => j.Ord).ToArray(), jobs.Select(j => j.Job.Flow).ToArray(), jobs.Select(j => j.Job.EntityKey).ToArray(), jobs.Select(j => j.Job.Sink).ToArray(),
+            jobs.Select(j => j.At).ToArray(), jobs.Select(j => j.At + (long)j.Job.Settle.TotalMilliseconds).ToArray(),
+            jobs.Select(j => j.At + (long)Math.Max(j.Job.MaxWait.TotalMilliseconds, j.Job.Settle.TotalMilliseconds)).ToArray(),
+            deliveries.Select(d => d.At.ToUnixTimeMilliseconds()).ToArray(), deliveries.Select(d => d.Source).ToArray(), deliveries.Select(d => d.DeliveryId).ToArray(),
+            deliveries.Select(d => d.Status).ToArray(), deliveries.Select(d => d.Outcome).ToArray(), deliveries.Select(d => d.Reason).ToArray(),
+            deliveries.Select(d => d.Bytes).ToArray(), deliveries.Select(d => d.Remote).ToArray(), DeliveryOutcomes.Duplicate);
+        round.BatchCommands.Add(write);
+        // Statements of one batch outside a transaction share one implicit transaction: the wake-up is sent at its commit.
+        if (jobs.Count > 0) round.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
 
-        // 3. Links, the delivery log (every receipt, in order) and the wake-up for other processes: one round trip.
-        await using (var round = new NpgsqlBatch(connection, transaction))
+        var results = new IngestResult[batch.Count];
+        var unknown = new List<int>();
+        await using (var reader = await round.ExecuteReaderAsync(cancellationToken))
         {
-            if (links.Count > 0)
+            while (await reader.ReadAsync(cancellationToken))
             {
-                var link = new NpgsqlBatchCommand("INSERT INTO job_events (job_id, event_id) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING");
-                AddParameters(link, links.Select(l => jobIds[(l.Flow, l.Key)]).ToArray(), links.Select(l => l.EventId).ToArray());
-                round.BatchCommands.Add(link);
+                var i = reader.GetInt32(0) - 1;
+                long? id = reader.IsDBNull(1) ? null : reader.GetInt64(1);
+                var duplicate = reader.GetBoolean(2);
+                results[i] = new IngestResult(id, duplicate, duplicate ? 0 : batch[i].Jobs?.Count ?? 0);
+                if (id is null) unknown.Add(i);
             }
-            var deliveries = new NpgsqlBatchCommand("""
-                INSERT INTO deliveries (at, source, delivery_id, status, outcome, reason, bytes, remote, event_id)
-                SELECT at, source, delivery_id, status, outcome, reason, bytes, remote, event_id
-                FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::bigint[]) WITH ORDINALITY
-                     AS t(at, source, delivery_id, status, outcome, reason, bytes, remote, event_id, ord)
-                ORDER BY ord
-                """);
-            var d = batch.Select(w => w.Delivery).ToList();
-            AddParameters(deliveries, d.Select(x => x.At.ToUnixTimeMilliseconds()).ToArray(), d.Select(x => x.Source).ToArray(), d.Select(x => x.DeliveryId).ToArray(),
-                d.Select(x => x.Status).ToArray(), d.Select((x, i) => duplicate[i] ? DeliveryOutcomes.Duplicate : x.Outcome).ToArray(), d.Select(x => x.Reason).ToArray(),
-                d.Select(x => x.Bytes).ToArray(), d.Select(x => x.Remote).ToArray(), eventIds);
-            round.BatchCommands.Add(deliveries);
-            if (jobRows.Count > 0) round.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
-            await round.ExecuteNonQueryAsync(cancellationToken);
+            // Read to the end: the commit's own error, if any, comes after the rows.
+            while (await reader.NextResultAsync(cancellationToken)) { }
         }
-        await transaction.CommitAsync(cancellationToken);
-        return batch.Select((_, i) => new IngestResult(eventIds[i], duplicate[i], jobsTouched[i])).ToArray();
+        if (unknown.Count > 0) await FindRedeliveredAsync(connection, batch, unknown, results, cancellationToken);
+        return results;
     }
+
+    /// <summary>
+    /// The statement behind <see cref="IngestAsync"/>. Events go in in arrival order (ids order a job's events); a
+    /// redelivery or a repeat within the batch is skipped and answered with the first one's id. The jobs of the new
+    /// events merge per (flow, key) first (the first event's creation and deadline; later ones push the due time, never
+    /// past that deadline) and are upserted in key order, so two processes take their locks in one order. Then the
+    /// links, and the delivery log: every receipt, in receipt order.
+    /// </summary>
+    private const string IngestSql = """
+        WITH input AS (
+            SELECT * FROM unnest($1::integer[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::bytea[])
+                AS t(ord, source, dedup_key, delivery_id, event_type, entity_key, received_at, headers, payload)),
+        inserted AS (
+            INSERT INTO events (source, dedup_key, delivery_id, event_type, entity_key, received_at, headers, payload)
+            SELECT source, dedup_key, delivery_id, event_type, entity_key, received_at, headers, payload FROM input ORDER BY ord
+            ON CONFLICT (source, dedup_key) DO NOTHING
+            RETURNING id, source, dedup_key),
+        created AS (
+            SELECT DISTINCT ON (i.source, i.dedup_key) i.ord, n.id FROM input i JOIN inserted n USING (source, dedup_key)
+            ORDER BY i.source, i.dedup_key, i.ord),
+        outcome AS (
+            SELECT i.ord, COALESCE(n.id, e.id) AS id, NOT EXISTS (SELECT 1 FROM created c WHERE c.ord = i.ord) AS duplicate
+            FROM input i
+            LEFT JOIN inserted n USING (source, dedup_key)
+            LEFT JOIN LATERAL (SELECT id FROM events WHERE n.id IS NULL AND events.source = i.source AND events.dedup_key = i.dedup_key OFFSET 0) e ON true),
+        job_input AS (
+            SELECT t.*, c.id AS event_id,
+                   first_value(t.sink) OVER w AS first_sink, first_value(t.created_at) OVER w AS first_created, first_value(t.deadline_at) OVER w AS first_deadline
+            FROM unnest($10::integer[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[])
+                AS t(ord, flow, entity_key, sink, created_at, due_at, deadline_at)
+            JOIN created c USING (ord)
+            WINDOW w AS (PARTITION BY t.flow, t.entity_key ORDER BY t.ord)),
+        merged AS (
+            SELECT flow, entity_key, MIN(first_sink) AS sink, MIN(first_created) AS created_at, MIN(first_deadline) AS deadline_at,
+                   MAX(LEAST(due_at, first_deadline)) AS due_at
+            FROM job_input GROUP BY flow, entity_key),
+        upserted AS (
+            INSERT INTO jobs (flow, entity_key, sink, status, attempts, created_at, due_at, deadline_at, updated_at)
+            SELECT flow, entity_key, sink, 'pending', 0, created_at, due_at, deadline_at, created_at FROM merged ORDER BY flow, entity_key
+            ON CONFLICT (flow, entity_key) WHERE status = 'pending'
+            DO UPDATE SET due_at = GREATEST(jobs.due_at, LEAST(excluded.due_at, jobs.deadline_at)), updated_at = excluded.updated_at
+            RETURNING id, flow, entity_key),
+        linked AS (
+            INSERT INTO job_events (job_id, event_id)
+            SELECT u.id, j.event_id FROM job_input j JOIN upserted u USING (flow, entity_key)
+            ON CONFLICT DO NOTHING),
+        logged AS (
+            INSERT INTO deliveries (at, source, delivery_id, status, outcome, reason, bytes, remote, event_id)
+            SELECT d.at, d.source, d.delivery_id, d.status, CASE WHEN o.duplicate THEN $25 ELSE d.outcome END, d.reason, d.bytes, d.remote, o.id
+            FROM unnest($17::bigint[], $18::text[], $19::text[], $20::integer[], $21::text[], $22::text[], $23::integer[], $24::text[]) WITH ORDINALITY
+                AS d(at, source, delivery_id, status, outcome, reason, bytes, remote, ord)
+            LEFT JOIN outcome o ON o.ord = d.ord
+            ORDER BY d.ord)
+        SELECT ord, id, duplicate FROM outcome
+        """;
+
+    /// <summary>
+    /// A redelivery whose first copy another process committed while this statement ran is invisible to the
+    /// statement's snapshot; look its id up afterwards for the answer (its log line keeps no event id).
+    /// </summary>
+    private static async Task FindRedeliveredAsync(NpgsqlConnection connection, IReadOnlyList<IngestWrite> batch, List<int> positions, IngestResult[] results, CancellationToken ct)
+    {
+        await using var find = new NpgsqlCommand("""
+            SELECT e.id, e.source, e.dedup_key FROM unnest($1::text[], $2::text[]) AS t(source, dedup_key)
+            CROSS JOIN LATERAL (SELECT id, source, dedup_key FROM events WHERE events.source = t.source AND events.dedup_key = t.dedup_key OFFSET 0) e
+            """, connection);
+        AddParameters(find, positions.Select(i => batch[i].Event!.Source).ToArray(), positions.Select(i => batch[i].Event!.DedupKey).ToArray());
+        var found = new Dictionary<(string, string), long>();
+        await using (var reader = await find.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct)) found[(reader.GetString(1), reader.GetString(2))] = reader.GetInt64(0);
+        foreach (var i in positions)
+            if (found.TryGetValue((batch[i].Event!.Source, batch[i].Event!.DedupKey), out var id)) results[i] = results[i] with { EventId = id };
+    }
+
+    /// <summary>
+    /// A claim in one round trip (no BEGIN/COMMIT: the batch is its own transaction): the claim, then the claimed jobs'
+    /// events, each found by key (lateral probes, so no plan can hash the events table), with the payload of each job's
+    /// newest remaining event only (the job runs on the newest state). The events are read by a second statement on
+    /// purpose: it takes a fresh snapshot, so it sees an event whose ingest merged into a job after the claim began and
+    /// committed before the claim locked the job (one statement's snapshot would miss it, and the job would run stale).
+    /// </summary>
+    public override async Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        if (max <= 0) return [];
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var round = new NpgsqlBatch(connection);
+        var claim = new NpgsqlBatchCommand(ClaimSql);
+        // This claim's rows: running, ours, stamped now (a claim of ours in the same millisecond is filtered out below).
+        var load = new NpgsqlBatchCommand($"""
+            SELECT c.id, {EventColumnsOf("e")}, CASE WHEN e.id = MAX(e.id) OVER (PARTITION BY c.id) THEN e.payload END
+            FROM jobs c
+            CROSS JOIN LATERAL (SELECT event_id FROM job_events WHERE job_id = c.id OFFSET 0) l
+            CROSS JOIN LATERAL (SELECT {EventColumns}, payload FROM events WHERE id = l.event_id OFFSET 0) e
+            WHERE c.status = 'running' AND c.updated_at = @now AND c.lease_owner = @owner
+            ORDER BY c.id, e.id
+            """);
+        foreach (var command in new[] { claim, load })
+        {
+            command.Parameters.Add(new NpgsqlParameter("owner", owner));
+            command.Parameters.Add(new NpgsqlParameter("lease", (now + lease).ToUnixTimeMilliseconds()));
+            command.Parameters.Add(new NpgsqlParameter("now", now.ToUnixTimeMilliseconds()));
+            command.Parameters.Add(new NpgsqlParameter("max", max));
+            round.BatchCommands.Add(command);
+        }
+        var claimed = new SortedDictionary<long, (JobInfo Job, List<StoredEvent> Events)>();
+        await using (var reader = await round.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+                claimed[reader.GetInt64(0)] = (ReadJob(reader, 0), []);
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                if (!claimed.TryGetValue(reader.GetInt64(0), out var job)) continue;
+                job.Events.Add(ReadEvent(reader, 1, reader.IsDBNull(8) ? [] : (byte[])reader.GetValue(8)));
+            }
+            while (await reader.NextResultAsync(cancellationToken)) { }
+        }
+        return claimed.Values.Select(c => new ClaimedJob(c.Job with { EventCount = c.Events.Count }, c.Events)).ToList();
+    }
+
+    private static string EventColumnsOf(string alias) => string.Join(", ", EventColumns.Split(", ").Select(c => alias + "." + c));
 
     /// <summary>
     /// Successful completions, the bulk of all work, in one set-based statement: each job is marked done only if still

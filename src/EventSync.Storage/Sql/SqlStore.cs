@@ -10,9 +10,9 @@ namespace EventSync.Storage.Sql;
 /// </summary>
 public abstract partial class SqlStore : IEventStore
 {
-    private const string JobColumns = "id, flow, entity_key, sink, status, attempts, created_at, due_at, deadline_at, lease_owner, lease_until, last_error, merged_into, updated_at";
+    protected const string JobColumns = "id, flow, entity_key, sink, status, attempts, created_at, due_at, deadline_at, lease_owner, lease_until, last_error, merged_into, updated_at";
     private const string RunColumns = "id, job_id, flow, entity_key, sink, attempt, worker, started_at, finished_at, outcome, error, trigger_info, resources";
-    private const string EventColumns = "id, source, delivery_id, event_type, entity_key, received_at, headers";
+    protected const string EventColumns = "id, source, delivery_id, event_type, entity_key, received_at, headers";
 
     public abstract string Description { get; }
     public abstract bool IsShared { get; }
@@ -180,26 +180,33 @@ public abstract partial class SqlStore : IEventStore
 
     // ---------------------------------------------------------------- work
 
-    public async Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes up to @max due jobs whose sink is not paused and whose key is not running elsewhere, for @owner until
+    /// @lease (parameters: owner, lease, now, max); returns the claimed rows' <see cref="JobColumns"/>.
+    /// </summary>
+    protected string ClaimSql => $"""
+        UPDATE jobs SET status = 'running', lease_owner = @owner, lease_until = @lease, attempts = attempts + 1, updated_at = @now
+        WHERE id IN (
+            SELECT j.id FROM jobs j {DueIndexHint}
+            WHERE j.status = 'pending' AND j.due_at <= @now
+              AND NOT EXISTS (SELECT 1 FROM sink_pauses p WHERE p.sink = j.sink AND p.until > @now)
+              AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.flow = j.flow AND r.entity_key = j.entity_key)
+            ORDER BY j.due_at, j.id
+            LIMIT @max {SkipLockedClause})
+        RETURNING {JobColumns}
+        """;
+
+    private static void SetClaimParameters(DbCommand command, string owner, int max, DateTimeOffset now, TimeSpan lease) =>
+        Set(command, ("owner", owner), ("lease", (now + lease).ToUnixTimeMilliseconds()), ("now", now.ToUnixTimeMilliseconds()), ("max", max));
+
+    public virtual async Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
     {
         if (max <= 0) return [];
-        var at = now.ToUnixTimeMilliseconds();
-        var sql = $"""
-            UPDATE jobs SET status = 'running', lease_owner = @owner, lease_until = @lease, attempts = attempts + 1, updated_at = @now
-            WHERE id IN (
-                SELECT j.id FROM jobs j {DueIndexHint}
-                WHERE j.status = 'pending' AND j.due_at <= @now
-                  AND NOT EXISTS (SELECT 1 FROM sink_pauses p WHERE p.sink = j.sink AND p.until > @now)
-                  AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.flow = j.flow AND r.entity_key = j.entity_key)
-                ORDER BY j.due_at, j.id
-                LIMIT @max {SkipLockedClause})
-            RETURNING {JobColumns}
-            """;
         var jobs = await InWriteAsync(async (scope, ct) =>
         {
             var claimed = new List<JobInfo>();
-            await using var command = Command(scope, sql);
-            Set(command, ("owner", owner), ("lease", (now + lease).ToUnixTimeMilliseconds()), ("now", at), ("max", max));
+            await using var command = Command(scope, ClaimSql);
+            SetClaimParameters(command, owner, max, now, lease);
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct)) claimed.Add(ReadJob(reader, 0));
             return claimed;
@@ -690,13 +697,13 @@ public abstract partial class SqlStore : IEventStore
 
     private static string? NullableString(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
-    private static JobInfo ReadJob(DbDataReader r, int o) => new(
+    protected static JobInfo ReadJob(DbDataReader r, int o) => new(
         r.GetInt64(o), r.GetString(o + 1), r.GetString(o + 2), r.GetString(o + 3), r.GetString(o + 4), (int)r.GetInt64(o + 5),
         FromMs(r.GetInt64(o + 6)), FromMs(r.GetInt64(o + 7)), FromMs(r.GetInt64(o + 8)), NullableString(r, o + 9),
         r.IsDBNull(o + 10) ? null : FromMs(r.GetInt64(o + 10)), NullableString(r, o + 11), r.IsDBNull(o + 12) ? null : r.GetInt64(o + 12),
         FromMs(r.GetInt64(o + 13)), 0);
 
-    private static StoredEvent ReadEvent(DbDataReader r, int o, byte[] payload) => new(
+    protected static StoredEvent ReadEvent(DbDataReader r, int o, byte[] payload) => new(
         r.GetInt64(o), r.GetString(o + 1), r.GetString(o + 2), r.GetString(o + 3), NullableString(r, o + 4), FromMs(r.GetInt64(o + 5)), r.GetString(o + 6), payload);
 
     private static RunRecord ReadRun(DbDataReader r) => new(

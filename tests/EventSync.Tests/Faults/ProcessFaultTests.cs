@@ -110,7 +110,8 @@ public sealed class ProcessFaultTests(ITestOutputHelper output)
         var dir = TempDirectory.Create();
         var database = await TestPostgres.CreateDatabaseAsync();
         await using var receiver = await Receiver.StartAsync();
-        receiver.Delay = TimeSpan.FromMilliseconds(15);
+        // Long enough that jobs the victim was seen holding are still in flight when the kill lands a moment later.
+        receiver.Delay = TimeSpan.FromMilliseconds(100);
         var load = new RelayLoad(events: 600, keys: 40);
         var config = load.WriteConfig(dir, $"postgres:{database}", receiver.Url, sinkConcurrency: 8);
         var servers = new List<ServeProcess>();
