@@ -14,10 +14,9 @@ public interface IEventStore : ISyncStateStore, IAsyncDisposable
     bool IsShared { get; }
 
     /// <summary>
-    /// How many ingest group commits may be queued or in flight at once. More than one only where event ids still
-    /// follow commit order (SQLite's one writer runs queued commits in turn): where commits overlap (PostgreSQL), an
-    /// event could get a lower id yet commit after a newer one had been delivered, and its job would then deliver the
-    /// older state last.
+    /// How many ingest group commits may be queued or in flight at once. Event ids must follow commit order per key
+    /// (or a job could deliver an older state last): SQLite's one writer runs queued commits in turn; on PostgreSQL a
+    /// group commit that creates jobs holds an advisory lock while it numbers and commits, so there it is one.
     /// </summary>
     int ConcurrentIngestCommits { get; }
 

@@ -14,6 +14,12 @@ public sealed class PostgresEventStore : SqlStore
 {
     public const string Channel = "eventsync_jobs";
     private const long MigrationLockKey = 0x45_76_53_79_6E_63; // "EvSync"
+    /// <summary>
+    /// The two-int advisory lock a group commit that creates jobs holds until it commits ("EvIn", 1). The two-int key
+    /// space is separate from the one-bigint space of the document locks.
+    /// </summary>
+    public const int IngestLockSpace = 0x45_76_49_6E;
+    public const int IngestLockKey = 1;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly object _signalGate = new();
@@ -96,6 +102,17 @@ public sealed class PostgresEventStore : SqlStore
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var round = new NpgsqlBatch(connection);
+        // Event ids order a key's events, so they must follow commit order across processes too: a group commit that
+        // creates work holds this lock from before it numbers any event until it commits, so another process's commit
+        // for the same key cannot get a lower id and commit later. One lock, not one per key: a batch can touch 512
+        // keys, and every process's locks share a lock table of max_locks_per_transaction × max_connections entries
+        // (6,400 by default); per-key locks measured no faster, and a process runs its group commits one at a time
+        // anyway. Events that create no work need no order and skip it.
+        if (jobs.Count > 0)
+        {
+            var ordered = new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({IngestLockSpace}, {IngestLockKey})");
+            round.BatchCommands.Add(ordered);
+        }
         var write = new NpgsqlBatchCommand(IngestSql);
         AddParameters(write,
             events.Select(e => e.Ord).ToArray(), events.Select(e => e.Event.Source).ToArray(), events.Select(e => e.Event.DedupKey).ToArray(),
@@ -115,6 +132,7 @@ public sealed class PostgresEventStore : SqlStore
         var unknown = new List<int>();
         await using (var reader = await round.ExecuteReaderAsync(cancellationToken))
         {
+            if (jobs.Count > 0) await reader.NextResultAsync(cancellationToken); // past the lock
             while (await reader.ReadAsync(cancellationToken))
             {
                 var i = reader.GetInt32(0) - 1;

@@ -33,6 +33,7 @@ public sealed class EngineHarness : IAsyncDisposable
     public FlowRouter Router { get; }
     public JobDispatcher Dispatcher { get; }
     public IEventStore Store => _testStore.Store;
+    public StoreLocation Location => _testStore.Location;
 
     public static async Task<EngineHarness> CreateAsync(StoreKind kind, string settle = "0s", string maxWait = "5m", string retry = "[2s, 4s, 8s]")
     {
