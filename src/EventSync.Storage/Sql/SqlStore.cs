@@ -196,9 +196,6 @@ public abstract partial class SqlStore : IEventStore
         RETURNING {JobColumns}
         """;
 
-    private static void SetClaimParameters(DbCommand command, string owner, int max, DateTimeOffset now, TimeSpan lease) =>
-        Set(command, ("owner", owner), ("lease", (now + lease).ToUnixTimeMilliseconds()), ("now", now.ToUnixTimeMilliseconds()), ("max", max));
-
     public virtual async Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
     {
         if (max <= 0) return [];
@@ -206,7 +203,7 @@ public abstract partial class SqlStore : IEventStore
         {
             var claimed = new List<JobInfo>();
             await using var command = Command(scope, ClaimSql);
-            SetClaimParameters(command, owner, max, now, lease);
+            Set(command, ("owner", owner), ("lease", (now + lease).ToUnixTimeMilliseconds()), ("now", now.ToUnixTimeMilliseconds()), ("max", max));
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct)) claimed.Add(ReadJob(reader, 0));
             return claimed;
