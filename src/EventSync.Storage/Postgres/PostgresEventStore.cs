@@ -246,11 +246,11 @@ public sealed class PostgresEventStore : SqlStore
         foreach (var command in new[] { claim, load })
         {
             command.Parameters.Add(new NpgsqlParameter("owner", owner));
-            command.Parameters.Add(new NpgsqlParameter("lease", (now + lease).ToUnixTimeMilliseconds()));
             command.Parameters.Add(new NpgsqlParameter("now", now.ToUnixTimeMilliseconds()));
-            command.Parameters.Add(new NpgsqlParameter("max", max));
             round.BatchCommands.Add(command);
         }
+        claim.Parameters.Add(new NpgsqlParameter("lease", (now + lease).ToUnixTimeMilliseconds()));
+        claim.Parameters.Add(new NpgsqlParameter("max", max));
         var claimed = new SortedDictionary<long, (JobInfo Job, List<StoredEvent> Events)>();
         await using (var reader = await round.ExecuteReaderAsync(cancellationToken))
         {
