@@ -2,7 +2,6 @@ using System.Data.Common;
 using EventSync.Core.Storage;
 using EventSync.Storage.Sql;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace EventSync.Storage.Postgres;
 
@@ -305,8 +304,6 @@ public sealed class PostgresEventStore : SqlStore
             while (await reader.ReadAsync(cancellationToken)) done.Add(reader.GetInt64(0));
         return completions.Select(c => done.Contains(c.JobId)).ToArray();
     }
-
-    private static NpgsqlParameter Text(string? value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
 
     private static void AddParameters(NpgsqlBatchCommand command, params object?[] values) => AddParameters(command.Parameters, values);
 
