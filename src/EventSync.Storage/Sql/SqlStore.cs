@@ -31,6 +31,12 @@ public abstract partial class SqlStore : IEventStore
     /// sort the whole backlog on every claim, under the single writer lock.
     /// </summary>
     protected abstract string DueIndexHint { get; }
+    /// <summary>
+    /// Ends a correlated subquery that must stay one index probe per outer row (OFFSET 0 on PostgreSQL, whose planner
+    /// may otherwise turn it into a join that reads the whole index, dead entries included, for every row; SQLite
+    /// always probes).
+    /// </summary>
+    protected abstract string ProbeFence { get; }
     protected abstract string BlobType { get; }
 
     /// <summary>
@@ -190,7 +196,7 @@ public abstract partial class SqlStore : IEventStore
             SELECT j.id FROM jobs j {DueIndexHint}
             WHERE j.status = 'pending' AND j.due_at <= @now
               AND NOT EXISTS (SELECT 1 FROM sink_pauses p WHERE p.sink = j.sink AND p.until > @now)
-              AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.flow = j.flow AND r.entity_key = j.entity_key)
+              AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.flow = j.flow AND r.entity_key = j.entity_key{ProbeFence})
             ORDER BY j.due_at, j.id
             LIMIT @max {SkipLockedClause})
         RETURNING {JobColumns}

@@ -57,6 +57,7 @@ public sealed class SqliteEventStore : SqlStore
     protected override string RowLockClause => "";
     protected override string IdentityColumn => "INTEGER PRIMARY KEY AUTOINCREMENT";
     protected override string DueIndexHint => "INDEXED BY jobs_due";
+    protected override string ProbeFence => "";
     protected override string BlobType => "BLOB";
     protected override string InIds(string column, string parameter) => $"{column} IN (SELECT value FROM json_each(@{parameter}))";
     protected override string JobEventIdsSql => "SELECT job_id, event_id FROM job_events WHERE job_id IN (SELECT value FROM json_each(@ids))";

@@ -1,6 +1,7 @@
 using EventSync.Core.Configuration;
 using EventSync.Storage;
 using EventSync.Tests.Infrastructure;
+using Npgsql;
 
 namespace EventSync.Tests.Storage;
 
@@ -35,5 +36,44 @@ public sealed class DocumentLockTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => attempt);
         await blocker.DisposeAsync();
         await (await second.LockDocumentsAsync(["x"], default).WaitAsync(TimeSpan.FromSeconds(10))).DisposeAsync(); // nothing leaked
+    }
+
+    /// <summary>
+    /// A lock of several documents given up half-way (cancelled while waiting for a later one) releases those it had
+    /// taken at once, not when its pooled session is next used. The keys are taken in hash order, which the test does
+    /// not know, so it runs both ways round; one of them gives up holding the other document.
+    /// </summary>
+    [Theory]
+    [InlineData("docs/p", "docs/q")]
+    [InlineData("docs/q", "docs/p")]
+    public async Task A_lock_given_up_half_way_releases_what_it_had_taken(string blocked, string free)
+    {
+        await using var test = await TestStore.CreateAsync(StoreKind.Postgres);
+        await using var second = EventStoreFactory.Open(test.Location);
+        await using var third = EventStoreFactory.Open(test.Location); // its own pool: cannot reuse the second's session
+
+        var blocker = await test.Store.LockDocumentsAsync([blocked], default);
+        using var giveUp = new CancellationTokenSource();
+        var attempt = second.LockDocumentsAsync([blocked, free], giveUp.Token);
+        await WaitForAdvisoryLockWaiterAsync(test.Location.ConnectionString);
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => attempt);
+
+        var taken = await third.LockDocumentsAsync([free], default).WaitAsync(TimeSpan.FromSeconds(10));
+        await taken.DisposeAsync();
+        await blocker.DisposeAsync();
+    }
+
+    private static async Task WaitForAdvisoryLockWaiterAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", connection);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while ((long)(await command.ExecuteScalarAsync())! == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the second lock never started waiting");
+            await Task.Delay(20);
+        }
     }
 }
