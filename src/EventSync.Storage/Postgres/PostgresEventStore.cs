@@ -21,6 +21,7 @@ public sealed class PostgresEventStore : SqlStore
     public const int IngestLockKey = 1;
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly string _listenConnectionString;
     private readonly object _signalGate = new();
     private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
@@ -35,8 +36,15 @@ public sealed class PostgresEventStore : SqlStore
             builder.MaxAutoPrepare = 64;
             builder.AutoPrepareMinUsages = 2;
         }
+        // A pooled connection is reset (five statements) on its next use after every return to the pool, hundreds of
+        // times a second, for session state this store never leaves behind: advisory session locks are released
+        // before a connection goes back (LockDocumentsAsync), LISTEN has a session of its own, and nothing else sets any.
+        if (!connectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("NoResetOnClose", StringComparison.OrdinalIgnoreCase))
+            builder.NoResetOnClose = true;
         Description = "postgres:" + $"Host={builder.Host};Port={builder.Port};Database={builder.Database};Username={builder.Username}";
         _dataSource = NpgsqlDataSource.Create(builder);
+        // LISTEN is session state: the listener's session is its own, never handed to the pool.
+        _listenConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false }.ConnectionString;
     }
 
     public override string Description { get; }
@@ -351,7 +359,8 @@ public sealed class PostgresEventStore : SqlStore
         {
             try
             {
-                await using var connection = await _dataSource.OpenConnectionAsync(ct);
+                await using var connection = new NpgsqlConnection(_listenConnectionString);
+                await connection.OpenAsync(ct);
                 connection.Notification += (_, _) => Pulse();
                 await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
                     await listen.ExecuteNonQueryAsync(ct);
