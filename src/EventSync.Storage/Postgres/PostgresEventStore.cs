@@ -31,7 +31,7 @@ public sealed class PostgresEventStore : SqlStore
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         // The same few statements run thousands of times a second: prepare them once per connection unless told otherwise.
-        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase))
+        if (!Sets(connectionString, "Max Auto Prepare", "MaxAutoPrepare"))
         {
             builder.MaxAutoPrepare = 64;
             builder.AutoPrepareMinUsages = 2;
@@ -39,13 +39,16 @@ public sealed class PostgresEventStore : SqlStore
         // A pooled connection is reset (five statements) on its next use after every return to the pool, hundreds of
         // times a second, for session state this store never leaves behind: advisory session locks are released
         // before a connection goes back (LockDocumentsAsync), LISTEN has a session of its own, and nothing else sets any.
-        if (!connectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("NoResetOnClose", StringComparison.OrdinalIgnoreCase))
-            builder.NoResetOnClose = true;
+        if (!Sets(connectionString, "No Reset On Close", "NoResetOnClose")) builder.NoResetOnClose = true;
         Description = "postgres:" + $"Host={builder.Host};Port={builder.Port};Database={builder.Database};Username={builder.Username}";
         _dataSource = NpgsqlDataSource.Create(builder);
         // LISTEN is session state: the listener's session is its own, never handed to the pool.
         _listenConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false }.ConnectionString;
     }
+
+    /// <summary>Whether the operator's connection string sets this option (under either spelling), so a default must not override it.</summary>
+    private static bool Sets(string connectionString, params string[] spellings) =>
+        spellings.Any(k => connectionString.Contains(k, StringComparison.OrdinalIgnoreCase));
 
     public override string Description { get; }
     public override bool IsShared => true;
@@ -119,11 +122,7 @@ public sealed class PostgresEventStore : SqlStore
         // keys, and every process's locks share a lock table of max_locks_per_transaction × max_connections entries
         // (6,400 by default); per-key locks measured no faster, and a process runs its group commits one at a time
         // anyway. Events that create no work need no order and skip it.
-        if (jobs.Count > 0)
-        {
-            var ordered = new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({IngestLockSpace}, {IngestLockKey})");
-            round.BatchCommands.Add(ordered);
-        }
+        if (jobs.Count > 0) round.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({IngestLockSpace}, {IngestLockKey})"));
         var write = new NpgsqlBatchCommand(IngestSql);
         AddParameters(write,
             events.Select(e => e.Ord).ToArray(), events.Select(e => e.Event.Source).ToArray(), events.Select(e => e.Event.DedupKey).ToArray(),
@@ -246,14 +245,7 @@ public sealed class PostgresEventStore : SqlStore
         await using var round = new NpgsqlBatch(connection);
         var claim = new NpgsqlBatchCommand(ClaimSql);
         // This claim's rows: running, ours, stamped now (a claim of ours in the same millisecond is filtered out below).
-        var load = new NpgsqlBatchCommand($"""
-            SELECT c.id, {EventColumnsOf("e")}, CASE WHEN e.id = MAX(e.id) OVER (PARTITION BY c.id) THEN e.payload END
-            FROM jobs c
-            CROSS JOIN LATERAL (SELECT event_id FROM job_events WHERE job_id = c.id OFFSET 0) l
-            CROSS JOIN LATERAL (SELECT {EventColumns}, payload FROM events WHERE id = l.event_id OFFSET 0) e
-            WHERE c.status = 'running' AND c.updated_at = @now AND c.lease_owner = @owner
-            ORDER BY c.id, e.id
-            """);
+        var load = new NpgsqlBatchCommand(ClaimedEventsSql);
         foreach (var command in new[] { claim, load })
         {
             command.Parameters.Add(new NpgsqlParameter("owner", owner));
@@ -278,7 +270,15 @@ public sealed class PostgresEventStore : SqlStore
         return claimed.Values.Select(c => new ClaimedJob(c.Job with { EventCount = c.Events.Count }, c.Events)).ToList();
     }
 
-    private static string EventColumnsOf(string alias) => string.Join(", ", EventColumns.Split(", ").Select(c => alias + "." + c));
+    /// <summary>The events of the jobs a claim just took (parameters: owner, now), built once rather than per claim.</summary>
+    private static readonly string ClaimedEventsSql = $"""
+        SELECT c.id, {string.Join(", ", EventColumns.Split(", ").Select(c => "e." + c))}, CASE WHEN e.id = MAX(e.id) OVER (PARTITION BY c.id) THEN e.payload END
+        FROM jobs c
+        CROSS JOIN LATERAL (SELECT event_id FROM job_events WHERE job_id = c.id OFFSET 0) l
+        CROSS JOIN LATERAL (SELECT {EventColumns}, payload FROM events WHERE id = l.event_id OFFSET 0) e
+        WHERE c.status = 'running' AND c.updated_at = @now AND c.lease_owner = @owner
+        ORDER BY c.id, e.id
+        """;
 
     /// <summary>
     /// Successful completions, the bulk of all work, in one set-based statement: each job is marked done only if still
