@@ -10,6 +10,12 @@ public sealed class IncomingRequest(string source, string? contentType, ReadOnly
     public IReadOnlyDictionary<string, string> Headers { get; } = headers;
     public string? Remote { get; } = remote;
 
+    /// <summary>The body as an array: the received array itself when the body is all of one (nothing writes to it), else a copy.</summary>
+    public byte[] BodyArray() =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(Body, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : Body.ToArray();
+
     public string? Header(string name) => Headers.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
 
     /// <summary>The media type without parameters, lower case ("application/json").</summary>
@@ -22,10 +28,14 @@ public sealed class IncomingRequest(string source, string? contentType, ReadOnly
 public abstract record IngestDecision
 {
     /// <summary>Verified: store it. <see cref="Payload"/> is the JSON document (decoded from a form post if need be).</summary>
-    public sealed record Accept(string DedupKey, string DeliveryId, string EventType, byte[] Payload, bool RouteToFlows = true) : IngestDecision
+    public sealed record Accept(string DedupKey, string DeliveryId, string EventType, byte[] Payload, bool RouteToFlows = true) : IngestDecision, IDisposable
     {
-        /// <summary>The parsed payload, so routing does not parse it again.</summary>
-        public System.Text.Json.JsonElement Root { get; init; }
+        /// <summary>The parsed payload, so routing does not parse it again; disposed with the decision.</summary>
+        public System.Text.Json.JsonDocument? Document { get; init; }
+
+        public System.Text.Json.JsonElement Root => Document?.RootElement ?? default;
+
+        public void Dispose() => Document?.Dispose();
     }
 
     /// <summary>Refused with an HTTP status and a message that says what was wrong and how to fix it.</summary>

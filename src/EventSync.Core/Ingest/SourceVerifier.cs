@@ -49,21 +49,22 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
             if (field is null) return new IngestDecision.Reject(400, "missing_payload", "a form-encoded GitHub delivery must carry the JSON in a 'payload' field", delivery);
             payload = Encoding.UTF8.GetBytes(field);
         }
-        else payload = request.Body.ToArray();
+        else payload = request.BodyArray();
 
-        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, delivery);
+        if (!TryParseDocument(payload, out var document, out var error)) return MalformedJson(error, delivery);
+        var root = document.RootElement;
         var action = root.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
         var type = action is null ? eventName : $"{eventName}.{action}";
         var hookId = request.Header("X-GitHub-Hook-ID") ?? "";
         // GitHub's delivery GUID names the event, shared by every hook: dedupe per (hook, delivery).
-        return new IngestDecision.Accept($"{hookId}:{delivery}", delivery, type, payload, RouteToFlows: eventName != "ping") { Root = root };
+        return new IngestDecision.Accept($"{hookId}:{delivery}", delivery, type, payload, RouteToFlows: eventName != "ping") { Document = document };
     }
 
     private IngestDecision VerifyNotion(IncomingRequest request)
     {
         if (!request.IsJson) return UnsupportedMediaType(request, "application/json");
         var signature = request.Header("X-Notion-Signature");
-        if (signature is null && TryParseObject(request.Body.ToArray(), out var probe, out _)
+        if (signature is null && TryParseObject(request.BodyArray(), out var probe, out _)
             && probe.TryGetProperty("verification_token", out var tokenElement) && tokenElement.ValueKind == JsonValueKind.String
             && probe.EnumerateObject().Count() == 1)
         {
@@ -78,13 +79,16 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
         var check = HmacSha256Hex.Verify(request.Body.Span, key, signature);
         if (check != SignatureCheck.Valid)
             return Unauthorized(check, "X-Notion-Signature", $"set sources.{Options.Name}.verificationToken to the token of this subscription (a recreated subscription has a new one)", null);
-        var payload = request.Body.ToArray();
-        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, null);
-        var id = StringProperty(root, "id");
-        var type = StringProperty(root, "type");
+        var payload = request.BodyArray();
+        if (!TryParseDocument(payload, out var document, out var error)) return MalformedJson(error, null);
+        var id = StringProperty(document.RootElement, "id");
+        var type = StringProperty(document.RootElement, "type");
         if (id is null || type is null)
+        {
+            document.Dispose();
             return new IngestDecision.Reject(400, "invalid_event", "a Notion event must have string 'id' and 'type' fields");
-        return new IngestDecision.Accept(id, id, type, payload) { Root = root };
+        }
+        return new IngestDecision.Accept(id, id, type, payload) { Document = document };
     }
 
     private IngestDecision VerifyStandardWebhooks(IncomingRequest request)
@@ -98,23 +102,27 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
         var check = StandardWebhookSignature.Verify(key, id, timestamp, request.Header("webhook-signature"), request.Body.Span, time.GetUtcNow(), Options.TimestampTolerance);
         if (check != SignatureCheck.Valid)
             return Unauthorized(check, "webhook-signature", $"sign with the secret in sources.{Options.Name}.secret and send the current Unix time in webhook-timestamp", id);
-        var payload = request.Body.ToArray();
-        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, id);
-        return new IngestDecision.Accept(id, id, StringProperty(root, "type") ?? "message", payload) { Root = root };
+        var payload = request.BodyArray();
+        if (!TryParseDocument(payload, out var document, out var error)) return MalformedJson(error, id);
+        return new IngestDecision.Accept(id, id, StringProperty(document.RootElement, "type") ?? "message", payload) { Document = document };
     }
 
     private IngestDecision VerifySupabase(IncomingRequest request)
     {
         if (!request.IsJson) return UnsupportedMediaType(request, "application/json");
         if (CheckSharedSecret(request, "the database webhook's headers") is { } rejected) return rejected;
-        var payload = request.Body.ToArray();
-        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, null);
+        var payload = request.BodyArray();
+        if (!TryParseDocument(payload, out var document, out var error)) return MalformedJson(error, null);
+        var root = document.RootElement;
         var type = StringProperty(root, "type");
         if (type is not ("INSERT" or "UPDATE" or "DELETE") || StringProperty(root, "table") is null || StringProperty(root, "schema") is null)
+        {
+            document.Dispose();
             return new IngestDecision.Reject(400, "invalid_event", "a Supabase database webhook must have type INSERT, UPDATE or DELETE and string 'table' and 'schema' fields");
+        }
         // Database webhooks carry no delivery id; identical bodies describe the same change, so the body hash is the key.
         var id = request.Header("webhook-id") ?? request.Header("X-Delivery-Id") ?? Convert.ToHexStringLower(SHA256.HashData(payload));
-        return new IngestDecision.Accept(id, id, type, payload) { Root = root };
+        return new IngestDecision.Accept(id, id, type, payload) { Document = document };
     }
 
     private IngestDecision.Reject? CheckSharedSecret(IncomingRequest request, string where)
@@ -141,7 +149,9 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
         string id;
         if (Options.Secret is not null)
         {
-            if (VerifyStandardWebhooks(request) is IngestDecision.Reject signed) return signed;
+            var signed = VerifyStandardWebhooks(request);
+            if (signed is IngestDecision.Reject signedReject) return signedReject;
+            (signed as IDisposable)?.Dispose(); // only the check was wanted; the website payload is parsed below
             id = request.Header("webhook-id")!;
         }
         else
@@ -150,13 +160,17 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
             // Without a delivery id two identical notices are two edits, so each gets its own key.
             id = request.Header("Idempotency-Key") ?? request.Header("X-Request-Id") ?? "website-" + Guid.NewGuid().ToString("n");
         }
-        var payload = request.Body.ToArray();
-        if (!TryParseObject(payload, out var root, out var error)) return MalformedJson(error, id);
+        var payload = request.BodyArray();
+        if (!TryParseDocument(payload, out var document, out var error)) return MalformedJson(error, id);
+        var root = document.RootElement;
         var type = StringProperty(root, "event_type");
         if (type is null || !root.TryGetProperty("client_payload", out var cp) || cp.ValueKind != JsonValueKind.Object
             || StringProperty(cp, "resource") is null || StringProperty(cp, "id") is null)
+        {
+            document.Dispose();
             return new IngestDecision.Reject(400, "invalid_event", "a website event must look like {\"event_type\":\"website-update\",\"client_payload\":{\"resource\":\"agent\",\"id\":\"agent-123\",\"action\":\"updated\"}}", id);
-        return new IngestDecision.Accept(id, id, type, payload) { Root = root };
+        }
+        return new IngestDecision.Accept(id, id, type, payload) { Document = document };
     }
 
     /// <summary>A source configured only for `eventsync run` (no webhook secret) accepts no webhook at all.</summary>
@@ -186,9 +200,22 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
 
     private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64 };
 
+    /// <summary>Parses a JSON object into an element of its own (a copy that needs no disposing).</summary>
     public static bool TryParseObject(byte[] json, out JsonElement root, out string error)
     {
         root = default;
+        if (!TryParseDocument(json, out var document, out error)) return false;
+        using (document) root = document.RootElement.Clone();
+        return true;
+    }
+
+    /// <summary>
+    /// Parses a JSON object; the caller owns (and disposes) the document, whose buffers are pooled. Ingest keeps it until
+    /// routing has read the keys, so no copy of the payload is made.
+    /// </summary>
+    public static bool TryParseDocument(byte[] json, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out JsonDocument? document, out string error)
+    {
+        document = null;
         // The reader does not validate UTF-8 inside strings; GetString would throw later (a 500), so check it here.
         if (!System.Text.Unicode.Utf8.IsValid(json))
         {
@@ -197,13 +224,14 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
         }
         try
         {
-            using var doc = JsonDocument.Parse(json, ParseOptions);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            var parsed = JsonDocument.Parse(json, ParseOptions);
+            if (parsed.RootElement.ValueKind != JsonValueKind.Object)
             {
-                error = $"expected an object, got {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}";
+                error = $"expected an object, got {parsed.RootElement.ValueKind.ToString().ToLowerInvariant()}";
+                parsed.Dispose();
                 return false;
             }
-            root = doc.RootElement.Clone();
+            document = parsed;
             error = "";
             return true;
         }
@@ -230,21 +258,29 @@ public sealed class SourceVerifier(SourceOptions source, TimeProvider time, Func
         return null;
     }
 
-    /// <summary>The headers to keep with the event: everything except secrets and the source's secret header.</summary>
-    public string SanitizedHeadersJson(IncomingRequest request)
+    /// <summary>
+    /// The headers to keep with the event: everything except secrets and the source's secret header. With a
+    /// <paramref name="traceparent"/> (the ingest span's), it is kept under <see cref="Telemetry.EventSyncTelemetry.TraceparentHeader"/>
+    /// in place of any sent under that name, so the job continues the sender's trace.
+    /// </summary>
+    public string SanitizedHeadersJson(IncomingRequest request, string? traceparent = null)
     {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream))
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
-            foreach (var (name, value) in request.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
+            var headers = request.Headers.ToArray();
+            Array.Sort(headers, static (a, b) => StringComparer.OrdinalIgnoreCase.Compare(a.Key, b.Key));
+            foreach (var (name, value) in headers)
             {
                 var lower = name.ToLowerInvariant();
                 if (SecretHeaders.Contains(lower) || lower.Equals(Options.SecretHeader, StringComparison.OrdinalIgnoreCase)) continue;
+                if (traceparent is not null && lower == Telemetry.EventSyncTelemetry.TraceparentHeader) continue;
                 writer.WriteString(lower, value.Length > 1024 ? value[..1024] : value);
             }
+            if (traceparent is not null) writer.WriteString(Telemetry.EventSyncTelemetry.TraceparentHeader, traceparent);
             writer.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(stream.ToArray());
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 }

@@ -95,23 +95,8 @@ public static class EventSyncTelemetry
         return null;
     }
 
-    /// <summary>The headers JSON with the traceparent of <paramref name="activity"/> added (the sender's own traceparent stays as sent).</summary>
-    public static string WithTraceparent(string headersJson, Activity? activity)
-    {
-        if (activity is null || activity.IdFormat != ActivityIdFormat.W3C || activity.Id is not { } id) return headersJson;
-        using var doc = JsonDocument.Parse(headersJson);
-        if (doc.RootElement.ValueKind != JsonValueKind.Object) return headersJson;
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
-        {
-            w.WriteStartObject();
-            foreach (var p in doc.RootElement.EnumerateObject())
-                if (p.Name != TraceparentHeader) p.WriteTo(w);
-            w.WriteString(TraceparentHeader, id);
-            w.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
-    }
+    /// <summary>The W3C traceparent of <paramref name="activity"/>, to be stored with the event's headers; null without one.</summary>
+    public static string? TraceparentOf(Activity? activity) => activity is { IdFormat: ActivityIdFormat.W3C, Id: { } id } ? id : null;
 
     /// <summary>Records the end of one job attempt: metrics always, the span's outcome when there is one.</summary>
     public static void JobFinished(Activity? activity, JobInfo job, string outcome, TimeSpan duration, string? error)

@@ -108,11 +108,12 @@ public sealed class IngestEndpoint(SourceRegistry sources, IngestWriter writer, 
                 await HandshakeAsync(context, source, handshake.Token, body.Length, now, remote);
                 return;
             case IngestDecision.Accept accept:
-                var jobs = accept.RouteToFlows ? router.Route(source.Options.Name, accept.EventType, accept.DeliveryId, accept.Root) : [];
+                IReadOnlyList<JobRequest> jobs;
+                using (accept) jobs = accept.RouteToFlows ? router.Route(source.Options.Name, accept.EventType, accept.DeliveryId, accept.Root) : [];
                 var entity = jobs.Count > 0 ? jobs[0].EntityKey : null;
                 var write = new IngestWrite(
                     new DeliveryRecord(now, source.Options.Name, accept.DeliveryId, 202, DeliveryOutcomes.Accepted, null, body.Length, remote),
-                    new NewEvent(source.Options.Name, accept.DedupKey, accept.DeliveryId, accept.EventType, entity, now, EventSyncTelemetry.WithTraceparent(source.Verifier.SanitizedHeadersJson(request), activity ?? Activity.Current), accept.Payload),
+                    new NewEvent(source.Options.Name, accept.DedupKey, accept.DeliveryId, accept.EventType, entity, now, source.Verifier.SanitizedHeadersJson(request, EventSyncTelemetry.TraceparentOf(activity ?? Activity.Current)), accept.Payload),
                     jobs);
                 IngestResult result;
                 try
@@ -181,18 +182,37 @@ public sealed class IngestEndpoint(SourceRegistry sources, IngestWriter writer, 
         return id.Length == 0 ? null : id;
     }
 
+    /// <summary>
+    /// The whole body as one array. With a Content-Length (Kestrel holds the body to it) the array is allocated once at
+    /// that size and read into directly; chunked bodies go through a pooled buffer.
+    /// </summary>
     private static async Task<byte[]> ReadBodyAsync(HttpRequest request, long max, CancellationToken ct)
     {
-        var capacity = request.ContentLength is { } n and >= 0 ? (int)n : 4096;
-        using var buffer = new MemoryStream(capacity);
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+        if (request.ContentLength is { } length and >= 0)
         {
-            if (buffer.Length + read > max) throw new BadHttpRequestException("body too large", 413);
-            buffer.Write(chunk, 0, read);
+            var body = new byte[length]; // length <= max: checked before reading
+            var filled = 0;
+            int read;
+            while (filled < body.Length && (read = await request.Body.ReadAsync(body.AsMemory(filled), ct)) > 0) filled += read;
+            if (filled < body.Length) throw new BadHttpRequestException($"the body ended after {filled} of {length} bytes", 400);
+            return body;
         }
-        return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
+        using var buffer = new MemoryStream();
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+            {
+                if (buffer.Length + read > max) throw new BadHttpRequestException("body too large", 413);
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
+        }
+        return buffer.ToArray();
     }
 
     private static string? Truncate(string? s, int n) => s is null || s.Length <= n ? s : s[..n];

@@ -638,17 +638,21 @@ public abstract partial class SqlStore : IEventStore
         return command;
     }
 
+    /// <summary>
+    /// Sets @name parameters, reusing the command's. Names are stored with their "@": unprefixed, Microsoft.Data.Sqlite
+    /// tries ":name", "@name" and "$name" in turn on every execution, building and encoding each string (a fifth of
+    /// serve's allocations at full ingest).
+    /// </summary>
     protected static void Set(DbCommand command, params (string Name, object? Value)[] values)
     {
-        foreach (var (name, value) in values)
+        for (var i = 0; i < values.Length; i++)
         {
-            var index = command.Parameters.IndexOf(name);
-            DbParameter p;
-            if (index >= 0) p = command.Parameters[index];
-            else
+            var (name, value) = values[i];
+            var p = FindParameter(command.Parameters, name, hint: i);
+            if (p is null)
             {
                 p = command.CreateParameter();
-                p.ParameterName = name;
+                p.ParameterName = "@" + name;
                 command.Parameters.Add(p);
             }
             // Nulls need a type: PostgreSQL must know what "@x IS NULL" compares and what a column receives.
@@ -668,6 +672,18 @@ public abstract partial class SqlStore : IEventStore
                     break;
             }
         }
+    }
+
+    /// <summary>The parameter named @<paramref name="name"/>; a reused command is set in the same order, so <paramref name="hint"/> is usually its index.</summary>
+    private static DbParameter? FindParameter(DbParameterCollection parameters, string name, int hint)
+    {
+        if (hint < parameters.Count && IsNamed(parameters[hint], name)) return parameters[hint];
+        for (var i = 0; i < parameters.Count; i++)
+            if (IsNamed(parameters[i], name)) return parameters[i];
+        return null;
+
+        static bool IsNamed(DbParameter p, string name) =>
+            p.ParameterName is { } n && n.Length == name.Length + 1 && n[0] == '@' && n.AsSpan(1).SequenceEqual(name);
     }
 
     private sealed record TypedNull(System.Data.DbType Type);
