@@ -28,7 +28,7 @@ public sealed record Sizes(
 
 public sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["reference", "commit", "ingest", "latency", "memory", "drain", "drain2", "graphile", "relay", "embed-cost", "docs-cost", "notion-rate"];
+    public static readonly string[] AllScenarios = ["reference", "commit", "ingest", "ingest-ack", "latency", "latency-ack", "memory", "drain", "drain2", "graphile", "relay", "embed-cost", "docs-cost", "notion-rate"];
 
     /// <summary>Not run by default: ingest with no flow (no jobs, so no workers), to separate ingest's cost from the workers'.</summary>
     public const string IngestNoFlow = "ingest-noflow";
@@ -66,9 +66,11 @@ public sealed class BenchOptions
                                   (default: $EVENTSYNC_TEST_POSTGRES)
           --postgres-pid PID      the postmaster's pid, to report PostgreSQL's CPU use (optional)
           --backends LIST         sqlite,postgres (default: both)
-          --only LIST             reference,commit,ingest,latency,memory,drain,drain2,graphile,relay,
-                                  embed-cost,docs-cost,notion-rate (default: all), and the diagnostic
-                                  ingest-noflow (ingest with no flow: no jobs, no worker activity)
+          --only LIST             reference,commit,ingest,ingest-ack,latency,latency-ack,memory,drain,
+                                  drain2,graphile,relay,embed-cost,docs-cost,notion-rate (default: all),
+                                  and the diagnostic ingest-noflow (no flow: no jobs, no worker activity);
+                                  -ack: each job is committed with its event but due 10 min later, so
+                                  only the acknowledgement path runs during the load
           --concurrency N         in-flight requests of the closed-loop load (default 64)
           --body-bytes N          webhook body size (default 2048)
           --drain-jobs N          backlog size for the drain measurement

@@ -53,8 +53,10 @@ public sealed class BackendResults(string name, string durability)
     public string Durability { get; } = durability;
     public CommitRun? Commit { get; set; }
     public IngestRun? Ingest { get; set; }
+    public IngestRun? IngestAck { get; set; }
     public IngestRun? IngestNoFlow { get; set; }
     public LatencyRun? Latency { get; set; }
+    public LatencyRun? LatencyAck { get; set; }
     public MemoryRun? Memory { get; set; }
     public DrainRun? Drain { get; set; }
     public DrainRun? Drain2 { get; set; }

@@ -27,9 +27,11 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
             var r = new BackendResults(backend.Name, backend.Durability);
             results.Backends.Add(r);
             if (options.Runs("commit")) await StepAsync(backend.Name, "single-row durable commits", async () => r.Commit = await CommitAsync(backend, ct), ct);
-            if (options.Runs("ingest")) await StepAsync(backend.Name, "ingest throughput", async () => r.Ingest = await IngestAsync(backend, withFlow: true, ct), ct);
-            if (options.Runs(BenchOptions.IngestNoFlow)) await StepAsync(backend.Name, "ingest throughput, no flow", async () => r.IngestNoFlow = await IngestAsync(backend, withFlow: false, ct), ct);
-            if (options.Runs("latency")) await StepAsync(backend.Name, $"ack latency at {Sizes.LatencyRate}/s", async () => r.Latency = await LatencyAsync(backend, ct), ct);
+            if (options.Runs("ingest")) await StepAsync(backend.Name, "ingest throughput", async () => r.Ingest = await IngestAsync(backend, JobsDuringLoad.Run, ct), ct);
+            if (options.Runs("ingest-ack")) await StepAsync(backend.Name, "ingest throughput, jobs deferred", async () => r.IngestAck = await IngestAsync(backend, JobsDuringLoad.Deferred, ct), ct);
+            if (options.Runs(BenchOptions.IngestNoFlow)) await StepAsync(backend.Name, "ingest throughput, no flow", async () => r.IngestNoFlow = await IngestAsync(backend, JobsDuringLoad.None, ct), ct);
+            if (options.Runs("latency")) await StepAsync(backend.Name, $"ack latency at {Sizes.LatencyRate}/s", async () => r.Latency = await LatencyAsync(backend, JobsDuringLoad.Run, ct), ct);
+            if (options.Runs("latency-ack")) await StepAsync(backend.Name, $"ack latency at {Sizes.LatencyRate}/s, jobs deferred", async () => r.LatencyAck = await LatencyAsync(backend, JobsDuringLoad.Deferred, ct), ct);
             if (options.Runs("memory")) await StepAsync(backend.Name, $"memory at {Sizes.MemoryRate}/s", async () => r.Memory = await MemoryAsync(backend, ct), ct);
             if (options.Runs("drain")) await StepAsync(backend.Name, "drain", async () => r.Drain = await DrainAsync(backend, 1, ct), ct);
             if (backend is PostgresBackend)
@@ -126,14 +128,14 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
 
     // ---------------------------------------------------------------- (a) ingest throughput
 
-    private async Task<IngestRun> IngestAsync(Backend backend, bool withFlow, CancellationToken ct)
+    private async Task<IngestRun> IngestAsync(Backend backend, JobsDuringLoad jobs, CancellationToken ct)
     {
-        var name = withFlow ? "ingest" : "ingest-noflow";
+        var name = jobs switch { JobsDuringLoad.Run => "ingest", JobsDuringLoad.Deferred => "ingest-ack", _ => "ingest-noflow" };
         await using var store = await backend.CreateStoreAsync(name, ct);
         LoadResult warmup, load;
         CpuSplit cpu;
         long pending;
-        await using (var serve = await StartServeAsync($"{name}-{backend.Name}", store, ct, withFlow))
+        await using (var serve = await StartServeAsync($"{name}-{backend.Name}", store, ct, jobs))
         {
             (warmup, load, cpu) = await ClosedLoopAsync(serve, backend, backend.Name, ct);
             using var admin = AdminClient(serve);
@@ -162,10 +164,11 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
 
     // ---------------------------------------------------------------- (b) ack latency at a fixed offered rate
 
-    private async Task<LatencyRun> LatencyAsync(Backend backend, CancellationToken ct)
+    private async Task<LatencyRun> LatencyAsync(Backend backend, JobsDuringLoad jobs, CancellationToken ct)
     {
-        await using var store = await backend.CreateStoreAsync("latency", ct);
-        await using var serve = await StartServeAsync("latency-" + backend.Name, store, ct);
+        var name = jobs == JobsDuringLoad.Run ? "latency" : "latency-ack";
+        await using var store = await backend.CreateStoreAsync(name, ct);
+        await using var serve = await StartServeAsync($"{name}-{backend.Name}", store, ct, jobs);
         using var client = Client();
         var factory = new WebhookFactory("latency", options.BodyBytes);
         ExpectAllAccepted(backend.Name, "latency warm-up", await LoadGenerator.OpenLoopAsync(client, factory, Hooks(serve), Sizes.LatencyRate, Sizes.Warmup, ct));
@@ -285,15 +288,15 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
 
     // ---------------------------------------------------------------- serve processes
 
-    private async Task<ChildProcess> StartServeAsync(string name, StoreTarget store, CancellationToken ct, bool withFlow = true)
+    private async Task<ChildProcess> StartServeAsync(string name, StoreTarget store, CancellationToken ct, JobsDuringLoad jobs = JobsDuringLoad.Run)
     {
         var config = Path.Combine(options.WorkDir, name + ".yaml");
-        await File.WriteAllTextAsync(config, ServeConfig(store, withFlow), ct);
+        await File.WriteAllTextAsync(config, ServeConfig(store, jobs), ct);
         return await ChildProcess.StartAsync(name, [options.CliDll, "serve", "-c", config], options.WorkDir, "/readyz", StartTimeout, ct);
     }
 
     /// <summary>One Standard Webhooks source with its rate limit off, and one flow that turns every event into a job for a noop sink (128 jobs in flight: a no-op sink is never the bottleneck).</summary>
-    private static string ServeConfig(StoreTarget store, bool withFlow) => $"""
+    private static string ServeConfig(StoreTarget store, JobsDuringLoad jobs) => $"""
         store: {Quote(store.ConfigValue)}
         sources:
           {SourceName}:
@@ -307,7 +310,7 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
             concurrency: 128
         workers:
           concurrency: 128
-        {(withFlow ? Flow : "flows: []")}
+        {jobs switch { JobsDuringLoad.Run => Flow, JobsDuringLoad.Deferred => Flow + "\n    settle: 10m", _ => "flows: []" }}
 
         """;
 
@@ -408,4 +411,16 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
             return new CpuSplit(server, self, database, Math.Max(0, system - server - self - (database ?? 0)));
         }
     }
+}
+
+/// <summary>What the flow's jobs do while webhooks are sent.</summary>
+internal enum JobsDuringLoad
+{
+    /// <summary>Each webhook's job runs while the load goes on (workers compete with ingest): real use at full speed.</summary>
+    Run,
+    /// <summary>Each webhook's job is committed with its event, as always, but is due 10 minutes later (`settle: 10m`):
+    /// the acknowledgement path alone, everything done before the 202. Running the jobs is what the drain measures.</summary>
+    Deferred,
+    /// <summary>No flow: no jobs at all (diagnostic).</summary>
+    None,
 }
