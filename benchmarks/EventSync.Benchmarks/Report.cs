@@ -57,31 +57,16 @@ public static class Report
                 Row(sb, $"Reference (b): one-row durable commits ({b.Durability})", b.Name, $"{commit.PerSecond:#,0} commits/s (p50 {commit.Latency.P50Ms:0.00} ms, p99 {commit.Latency.P99Ms:0.00} ms)", "", "", "", "");
             if (b.Ingest is { } ingest)
             {
-                var rate = ingest.Load.AcceptedPerSecond;
-                Row(sb, "Ingest throughput, jobs running meanwhile (202s/s)", b.Name, Throughput(ingest.Load),
-                    reference is null ? "" : $"bare Kestrel {reference.Throughput.AcceptedPerSecond:#,0}/s", reference is null ? "" : Ratio(rate / reference.Throughput.AcceptedPerSecond),
-                    $"≥ {Targets.IngestPerSecond:#,0}/s", Verdict(rate / Targets.IngestPerSecond, higherIsBetter: true));
+                IngestRow("Ingest throughput, jobs running meanwhile (202s/s)", ingest);
                 if (b.Commit is { } c)
-                    Row(sb, "Ingest throughput vs one commit per webhook", b.Name, $"{rate:#,0}/s", $"{c.PerSecond:#,0} commits/s", Ratio(rate / c.PerSecond), "", "");
+                    Row(sb, "Ingest throughput vs one commit per webhook", b.Name, $"{ingest.Load.AcceptedPerSecond:#,0}/s", $"{c.PerSecond:#,0} commits/s", Ratio(ingest.Load.AcceptedPerSecond / c.PerSecond), "", "");
             }
-            if (b.IngestAck is { } ack)
-            {
-                var rate = ack.Load.AcceptedPerSecond;
-                Row(sb, "Ingest throughput, acknowledgement path (each job committed with its event, run later)", b.Name, Throughput(ack.Load),
-                    reference is null ? "" : $"bare Kestrel {reference.Throughput.AcceptedPerSecond:#,0}/s", reference is null ? "" : Ratio(rate / reference.Throughput.AcceptedPerSecond),
-                    $"≥ {Targets.IngestPerSecond:#,0}/s", Verdict(rate / Targets.IngestPerSecond, higherIsBetter: true));
-            }
+            if (b.IngestAck is { } ack) IngestRow("Ingest throughput, acknowledgement path (each job committed with its event, run later)", ack);
             if (b.IngestNoFlow is { } bare)
                 Row(sb, "Diagnostic: ingest with no flow (no jobs, no workers)", b.Name, Throughput(bare.Load),
                     b.Ingest is null ? "" : $"with the flow {b.Ingest.Load.AcceptedPerSecond:#,0}/s", b.Ingest is null ? "" : Ratio(bare.Load.AcceptedPerSecond / b.Ingest.Load.AcceptedPerSecond), "", "");
-            if (b.Latency is { } latency)
-                Row(sb, $"Ack latency at {latency.Rate:#,0}/s offered (open loop)", b.Name, Latency(latency.Load),
-                    reference is null ? "" : $"bare Kestrel p99 {reference.Latency.Latency.P99Ms:0.0} ms", reference is null ? "" : Ratio(latency.Load.Latency.P99Ms / reference.Latency.Latency.P99Ms),
-                    $"p99 < {Targets.LatencyP99Ms:0} ms", Verdict(latency.Load.Latency.P99Ms / Targets.LatencyP99Ms, higherIsBetter: false));
-            if (b.LatencyAck is { } latencyAck)
-                Row(sb, $"Ack latency at {latencyAck.Rate:#,0}/s offered, acknowledgement path (jobs run later)", b.Name, Latency(latencyAck.Load),
-                    reference is null ? "" : $"bare Kestrel p99 {reference.Latency.Latency.P99Ms:0.0} ms", reference is null ? "" : Ratio(latencyAck.Load.Latency.P99Ms / reference.Latency.Latency.P99Ms),
-                    $"p99 < {Targets.LatencyP99Ms:0} ms", Verdict(latencyAck.Load.Latency.P99Ms / Targets.LatencyP99Ms, higherIsBetter: false));
+            if (b.Latency is { } latency) LatencyRow($"Ack latency at {latency.Rate:#,0}/s offered (open loop)", latency);
+            if (b.LatencyAck is { } latencyAck) LatencyRow($"Ack latency at {latencyAck.Rate:#,0}/s offered, acknowledgement path (jobs run later)", latencyAck);
             if (b.Drain is { } drain)
                 Row(sb, $"Drain {drain.Jobs:#,0} distinct-key jobs, noop sink", b.Name, $"{drain.JobsPerSecond:#,0} jobs/s ({drain.WallJobsPerSecond:#,0}/s incl. start-up)", "", "",
                     $"≥ {Targets.DrainJobsPerSecond:#,0} jobs/s", Verdict(drain.JobsPerSecond / Targets.DrainJobsPerSecond, higherIsBetter: true));
@@ -103,6 +88,16 @@ public static class Report
             if (b.Memory is { } memory)
                 Row(sb, $"Serve RSS, {memory.Rate:#,0}/s for {memory.Seconds:0} s", b.Name, $"steady {Mb(memory.SteadyRss)} · peak {Mb(memory.PeakRss)} · after {Mb(memory.AfterRss)} (idle {Mb(memory.IdleRss)})", "", "",
                     $"steady < {Targets.SteadyRssMb:0} MB", Verdict(memory.SteadyRss / 1048576.0 / Targets.SteadyRssMb, higherIsBetter: false));
+
+            void IngestRow(string label, IngestRun run) =>
+                Row(sb, label, b.Name, Throughput(run.Load),
+                    reference is null ? "" : $"bare Kestrel {reference.Throughput.AcceptedPerSecond:#,0}/s", reference is null ? "" : Ratio(run.Load.AcceptedPerSecond / reference.Throughput.AcceptedPerSecond),
+                    $"≥ {Targets.IngestPerSecond:#,0}/s", Verdict(run.Load.AcceptedPerSecond / Targets.IngestPerSecond, higherIsBetter: true));
+
+            void LatencyRow(string label, LatencyRun run) =>
+                Row(sb, label, b.Name, Latency(run.Load),
+                    reference is null ? "" : $"bare Kestrel p99 {reference.Latency.Latency.P99Ms:0.0} ms", reference is null ? "" : Ratio(run.Load.Latency.P99Ms / reference.Latency.Latency.P99Ms),
+                    $"p99 < {Targets.LatencyP99Ms:0} ms", Verdict(run.Load.Latency.P99Ms / Targets.LatencyP99Ms, higherIsBetter: false));
         }
         GlobalRows(sb, r.Global);
         sb.AppendLine();
@@ -117,10 +112,8 @@ public static class Report
             sb.AppendLine(C, $"- reference (a): CPU {Cpu(reference.Cpu)}; latency run non-202: {reference.Latency.RejectedText}");
         foreach (var b in r.Backends)
         {
-            if (b.Ingest is { } i)
-                sb.AppendLine(C, $"- {b.Name} ingest: {i.Load.Accepted:#,0} acknowledged in {i.Load.Seconds:0.0} s, non-202: {i.Load.RejectedText}; stored events {i.Stored:#,0} = acknowledged {i.AckedTotal:#,0} (incl. warm-up): {(i.Stored == i.AckedTotal ? "yes" : "NO")}; jobs still queued at the end: {i.PendingAfter:#,0}; CPU {Cpu(i.Cpu)}");
-            if (b.IngestAck is { } k)
-                sb.AppendLine(C, $"- {b.Name} ingest, acknowledgement path: {k.Load.Accepted:#,0} acknowledged in {k.Load.Seconds:0.0} s, non-202: {k.Load.RejectedText}; stored events {k.Stored:#,0} = acknowledged {k.AckedTotal:#,0} (incl. warm-up): {(k.Stored == k.AckedTotal ? "yes" : "NO")}; jobs waiting to run at the end: {k.PendingAfter:#,0}; CPU {Cpu(k.Cpu)}");
+            if (b.Ingest is { } i) IngestDetail("ingest", i, "jobs still queued at the end");
+            if (b.IngestAck is { } k) IngestDetail("ingest, acknowledgement path", k, "jobs waiting to run at the end");
             if (b.IngestNoFlow is { } n)
                 sb.AppendLine(C, $"- {b.Name} ingest, no flow: {n.Load.Accepted:#,0} acknowledged in {n.Load.Seconds:0.0} s, non-202: {n.Load.RejectedText}; stored {n.Stored:#,0} of {n.AckedTotal:#,0} acknowledged; CPU {Cpu(n.Cpu)}");
             if (b.Latency is { } l)
@@ -129,6 +122,9 @@ public static class Report
                 sb.AppendLine(C, $"- {b.Name} memory: {m.Load.Accepted:#,0} acknowledged at {m.Load.Accepted / m.Seconds:#,0}/s, non-202: {m.Load.RejectedText}, p99 {m.Load.Latency.P99Ms:0.0} ms; backlog when the after-load RSS was taken: {m.BacklogAfter:#,0} jobs; RSS every 5 s: {string.Join(" ", m.Samples.Where((_, n) => n % 20 == 19).Select(p => Mb(p.RssBytes).Replace(" MB", "", StringComparison.Ordinal)))} MB");
             if (b.Drain is { } d)
                 sb.AppendLine(C, $"- {b.Name} drain: preload {d.PreloadSeconds:0.0} s through IEventStore; {d.Done:#,0} done, {d.Parked:#,0} parked, {d.Runs:#,0} runs; first run start to last run end {d.EngineSeconds:0.00} s; launch to empty queue {d.WallSeconds:0.00} s; CPU {Cpu(d.Cpu)}");
+
+            void IngestDetail(string what, IngestRun run, string pending) =>
+                sb.AppendLine(C, $"- {b.Name} {what}: {run.Load.Accepted:#,0} acknowledged in {run.Load.Seconds:0.0} s, non-202: {run.Load.RejectedText}; stored events {run.Stored:#,0} = acknowledged {run.AckedTotal:#,0} (incl. warm-up): {(run.Stored == run.AckedTotal ? "yes" : "NO")}; {pending}: {run.PendingAfter:#,0}; CPU {Cpu(run.Cpu)}");
         }
         foreach (var b in r.Backends)
         {

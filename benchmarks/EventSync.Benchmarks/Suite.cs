@@ -310,17 +310,18 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
             concurrency: 128
         workers:
           concurrency: 128
-        {jobs switch { JobsDuringLoad.Run => Flow, JobsDuringLoad.Deferred => Flow + "\n    settle: 10m", _ => "flows: []" }}
+        {jobs switch { JobsDuringLoad.Run => Flow("0s"), JobsDuringLoad.Deferred => Flow("10m"), _ => "flows: []" }}
 
         """;
 
-    private const string Flow = $"""
+    private static string Flow(string settle) => $"""
         flows:
           - name: {FlowName}
             from: {SourceName}
             events: ["order.*"]
             key: '$.id'
             to: {SinkName}
+            settle: {settle}
         """;
 
     private static string Quote(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";

@@ -69,11 +69,6 @@ public sealed class DocumentLockTests
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", connection);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while ((long)(await command.ExecuteScalarAsync())! == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the second lock never started waiting");
-            await Task.Delay(20);
-        }
+        await Wait.UntilAsync(async () => (long)(await command.ExecuteScalarAsync())! > 0, TimeSpan.FromSeconds(10), "the second lock waiting");
     }
 }
