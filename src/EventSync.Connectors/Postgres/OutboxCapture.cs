@@ -107,7 +107,7 @@ public sealed partial class OutboxCapture(SourceOptions source, IEventStore stor
         }
         await tx.CommitAsync(ct);
         Captured += rows.Count;
-        if (results.Any(r => r.JobsTouched > 0)) signal.Pulse();
+        signal.PulseFor(writes, results);
         return rows.Count;
     }
 

@@ -80,7 +80,7 @@ public sealed partial class NotionReconciler(SourceOptions source, ConnectionOpt
             {
                 var results = await store.IngestAsync(writes, cancellationToken);
                 recorded += results.Count(r => !r.Duplicate);
-                if (results.Any(r => r.JobsTouched > 0)) signal.Pulse();
+                signal.PulseFor(writes, results);
             }
             if (newest > watermark)
                 await store.SetSourceStateAsync(source.Name, stateName, newest.ToString("O", CultureInfo.InvariantCulture), now, cancellationToken);

@@ -48,14 +48,10 @@ public sealed class IngestWriter : IAsyncDisposable
             if (batch.Count == 0) continue; // another loop took them
             try
             {
-                var results = await _store.IngestAsync(batch.Select(p => p.Write).ToList(), CancellationToken.None);
-                var anyJobs = false;
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    anyJobs |= results[i].JobsTouched > 0;
-                    batch[i].Done.TrySetResult(results[i]);
-                }
-                if (anyJobs) _signal.Pulse();
+                var writes = batch.Select(p => p.Write).ToList();
+                var results = await _store.IngestAsync(writes, CancellationToken.None);
+                for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
+                _signal.PulseFor(writes, results);
             }
             catch (Exception ex)
             {

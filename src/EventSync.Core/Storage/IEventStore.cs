@@ -1,3 +1,5 @@
+using EventSync.Core.Work;
+
 namespace EventSync.Core.Storage;
 
 /// <summary>
@@ -57,8 +59,11 @@ public interface IEventStore : ISyncStateStore, IAsyncDisposable
     /// <summary>The earliest due time of a pending job, or null when none is pending.</summary>
     Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken);
 
-    /// <summary>Completes when another process signals new work (PostgreSQL NOTIFY); never, for a store with no such channel.</summary>
-    Task WaitForSignalAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// Pulses <paramref name="signal"/> whenever another process sharing the store commits new work (PostgreSQL
+    /// LISTEN/NOTIFY, with the work's due time), until cancelled; completes at once for a store no other process shares.
+    /// </summary>
+    Task ListenForWorkAsync(WorkSignal signal, CancellationToken cancellationToken);
 
     Task<JobInfo?> GetJobAsync(long jobId, CancellationToken cancellationToken);
 

@@ -36,7 +36,23 @@ public static class DeliveryOutcomes
 public sealed record JobRequest(string Flow, string EntityKey, string Sink, TimeSpan Settle, TimeSpan MaxWait);
 
 /// <summary>One item of a group commit: an event with the jobs it causes, or only a log line for a rejection.</summary>
-public sealed record IngestWrite(DeliveryRecord Delivery, NewEvent? Event = null, IReadOnlyList<JobRequest>? Jobs = null);
+public sealed record IngestWrite(DeliveryRecord Delivery, NewEvent? Event = null, IReadOnlyList<JobRequest>? Jobs = null)
+{
+    /// <summary>
+    /// When the earliest job this write asks for comes due (its settle after the event), or null without jobs. A job it
+    /// merges into can come due later, never earlier than it already was: a merge only pushes the due time back.
+    /// </summary>
+    public DateTimeOffset? EarliestJobDue
+    {
+        get
+        {
+            if (Event is not { } e || Jobs is not { Count: > 0 } jobs) return null;
+            var settle = jobs[0].Settle;
+            for (var i = 1; i < jobs.Count; i++) if (jobs[i].Settle < settle) settle = jobs[i].Settle;
+            return e.ReceivedAt + settle;
+        }
+    }
+}
 
 public readonly record struct IngestResult(long? EventId, bool Duplicate, int JobsTouched);
 

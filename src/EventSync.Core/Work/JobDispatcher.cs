@@ -73,6 +73,7 @@ public sealed class JobDispatcher
         using var jobsStop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var completions = Channel.CreateUnbounded<(JobCompletion Completion, TaskCompletionSource Committed)>(new UnboundedChannelOptions { SingleReader = true });
         var completer = Task.Run(() => CompletionLoopAsync(completions.Reader), CancellationToken.None);
+        var listener = Task.Run(() => _store.ListenForWorkAsync(_signal, jobsStop.Token), CancellationToken.None);
         var running = new Dictionary<long, Task>();
         var nextReclaim = _time.GetUtcNow();
         var nextRenew = _time.GetUtcNow() + Options.Lease / 3;
@@ -130,37 +131,49 @@ public sealed class JobDispatcher
             await Task.WhenAll(running.Values);
             completions.Writer.TryComplete();
             await completer;
+            await listener;
         }
     }
 
-    /// <summary>Waits for a wake-up: new work here or in another process, a free slot, the next due job, or housekeeping.</summary>
+    /// <summary>
+    /// Waits until a claim may find work: a pulse for work due now (here or, through the store, in another process), a
+    /// free slot, the next due job, the poll interval, or housekeeping. A pulse for work due later only brings the
+    /// wake-up forward: with a settle time every webhook pulses, and claiming (and asking the store for the next due
+    /// time) for each would find nothing and cost the store more than the ingest it follows.
+    /// </summary>
     private async Task WaitForWorkAsync(IEnumerable<Task> running, DateTimeOffset housekeeping, CancellationToken stoppingToken)
     {
         var now = _time.GetUtcNow();
-        var delay = Options.PollInterval;
-        DateTimeOffset? nextDue = null;
+        var wakeAt = now + Options.PollInterval;
         try
         {
-            nextDue = await _store.NextDueAsync(stoppingToken);
+            if (await _store.NextDueAsync(stoppingToken) is { } due && due > now && due < wakeAt) wakeAt = due;
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
             // Outside the loop's error handling: a store fault here (a session killed by a restart) used to end the
             // dispatcher and with it serve. Wait the poll interval; the next claim reports and backs off.
-            _logger.WorkerStoreError(ex, delay);
+            _logger.WorkerStoreError(ex, Options.PollInterval);
         }
-        if (nextDue is { } due && due > now && due - now < delay) delay = due - now;
-        if (housekeeping - now < delay) delay = housekeeping - now;
-        if (delay < TimeSpan.Zero) delay = TimeSpan.Zero;
+        if (housekeeping < wakeAt) wakeAt = housekeeping;
 
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var wakeups = new List<Task> { _signal.WaitAsync(wait.Token), _store.WaitForSignalAsync(wait.Token), Task.Delay(delay, _time, wait.Token) };
         var busy = running.ToList();
-        if (busy.Count > 0) wakeups.Add(Task.WhenAny(busy));
-        await Task.WhenAny(wakeups);
-        await wait.CancelAsync();
-        foreach (var t in wakeups) _ = t.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        stoppingToken.ThrowIfCancellationRequested();
+        var slotFreed = busy.Count > 0 ? Task.WhenAny(busy) : null;
+        // Bounded by the clock: every pass but the last takes a pulse for later work, and wakeAt never moves later.
+        while (true)
+        {
+            var delay = wakeAt - _time.GetUtcNow();
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var pulsed = _signal.WaitAsync(wait.Token);
+            var wakeups = new List<Task> { pulsed, Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, _time, wait.Token) };
+            if (slotFreed is not null) wakeups.Add(slotFreed);
+            var woke = await Task.WhenAny(wakeups);
+            await wait.CancelAsync();
+            foreach (var t in wakeups) _ = t.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            stoppingToken.ThrowIfCancellationRequested();
+            if (woke != pulsed || !_signal.TryTake(out var announced) || announced is not { } at || at <= _time.GetUtcNow()) return;
+            if (at < wakeAt) wakeAt = at;
+        }
     }
 
     private async Task RunJobAsync(ClaimedJob job, ChannelWriter<(JobCompletion, TaskCompletionSource)> completions, CancellationToken stop)

@@ -1,5 +1,7 @@
 using System.Data.Common;
+using System.Globalization;
 using EventSync.Core.Storage;
+using EventSync.Core.Work;
 using EventSync.Storage.Sql;
 using Npgsql;
 
@@ -22,10 +24,6 @@ public sealed class PostgresEventStore : SqlStore
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _listenConnectionString;
-    private readonly object _signalGate = new();
-    private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _stopping = new();
-    private Task? _listener;
 
     public PostgresEventStore(string connectionString)
     {
@@ -91,11 +89,23 @@ public sealed class PostgresEventStore : SqlStore
         await command.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Work due now, or at a time the writer does not know: the payload is empty.</summary>
     protected override async Task SignalNewWorkAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct)
     {
         await using var command = Command(connection, transaction, $"SELECT pg_notify('{Channel}', '')");
         await command.ExecuteNonQueryAsync(ct);
     }
+
+    /// <summary>
+    /// The NOTIFY for a group commit's jobs: the payload is when the earliest of them comes due (Unix milliseconds), so a
+    /// listener need not claim (and find nothing) for work that is debounced to later.
+    /// </summary>
+    private static NpgsqlBatchCommand NotifyJobs(DateTimeOffset earliestDue) =>
+        new($"SELECT pg_notify('{Channel}', $1)") { Parameters = { new NpgsqlParameter { Value = earliestDue.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) } } };
+
+    /// <summary>The due time a NOTIFY payload announces; null (due now) for an empty or unknown payload.</summary>
+    public static DateTimeOffset? DueOf(string payload) =>
+        long.TryParse(payload, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
 
     /// <summary>
     /// A whole group commit in one set-based statement (arrays through unnest) and one round trip: no BEGIN/COMMIT,
@@ -106,11 +116,13 @@ public sealed class PostgresEventStore : SqlStore
     {
         var events = new List<(int Ord, NewEvent Event)>();
         var jobs = new List<(int Ord, JobRequest Job, long At)>();
+        DateTimeOffset? earliestDue = null;
         for (var i = 0; i < batch.Count; i++)
         {
             if (batch[i].Event is not { } e) continue;
             events.Add((i + 1, e));
             foreach (var job in batch[i].Jobs ?? []) jobs.Add((i + 1, job, e.ReceivedAt.ToUnixTimeMilliseconds()));
+            if (batch[i].EarliestJobDue is { } due && (earliestDue is null || due < earliestDue)) earliestDue = due;
         }
         var deliveries = batch.Select(w => w.Delivery).ToList();
 
@@ -136,7 +148,7 @@ public sealed class PostgresEventStore : SqlStore
             deliveries.Select(d => d.Bytes).ToArray(), deliveries.Select(d => d.Remote).ToArray(), DeliveryOutcomes.Duplicate);
         round.BatchCommands.Add(write);
         // Statements of one batch outside a transaction share one implicit transaction: the wake-up is sent at its commit.
-        if (jobs.Count > 0) round.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
+        if (earliestDue is { } notifyDue) round.BatchCommands.Add(NotifyJobs(notifyDue));
 
         var results = new IngestResult[batch.Count];
         var unknown = new List<int>();
@@ -328,31 +340,11 @@ public sealed class PostgresEventStore : SqlStore
     }
 
     /// <summary>
-    /// Completes on the next NOTIFY on <see cref="Channel"/>. A dedicated connection LISTENs (not a pooled one:
-    /// LISTEN dies with its session); after a reconnect it signals once, because notifications sent while it was
-    /// away are lost and the caller must look at the table again.
+    /// Pulses <paramref name="signal"/> on every NOTIFY on <see cref="Channel"/> until cancelled. A dedicated connection
+    /// LISTENs (not a pooled one: LISTEN dies with its session); after each (re)connect it pulses once with no due time,
+    /// because notifications sent while it was away are lost and the caller must look at the table again.
     /// </summary>
-    public override Task WaitForSignalAsync(CancellationToken cancellationToken)
-    {
-        Task signal;
-        lock (_signalGate)
-        {
-            _listener ??= Task.Run(() => ListenLoopAsync(_stopping.Token), CancellationToken.None);
-            signal = _signal.Task;
-        }
-        return signal.WaitAsync(cancellationToken);
-    }
-
-    private void Pulse()
-    {
-        lock (_signalGate)
-        {
-            _signal.TrySetResult();
-            _signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-    }
-
-    private async Task ListenLoopAsync(CancellationToken ct)
+    public override async Task ListenForWorkAsync(WorkSignal signal, CancellationToken ct)
     {
         var backoff = TimeSpan.FromMilliseconds(100);
         while (!ct.IsCancellationRequested)
@@ -361,11 +353,11 @@ public sealed class PostgresEventStore : SqlStore
             {
                 await using var connection = new NpgsqlConnection(_listenConnectionString);
                 await connection.OpenAsync(ct);
-                connection.Notification += (_, _) => Pulse();
+                connection.Notification += (_, e) => signal.Pulse(DueOf(e.Payload));
                 await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
                     await listen.ExecuteNonQueryAsync(ct);
                 backoff = TimeSpan.FromMilliseconds(100);
-                Pulse();
+                signal.Pulse();
                 while (!ct.IsCancellationRequested)
                     await connection.WaitAsync(ct);
             }
@@ -427,21 +419,5 @@ public sealed class PostgresEventStore : SqlStore
         });
     }
 
-    public override async ValueTask DisposeAsync()
-    {
-        await _stopping.CancelAsync();
-        if (_listener is not null)
-        {
-            try
-            {
-                await _listener;
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopping.
-            }
-        }
-        _stopping.Dispose();
-        await _dataSource.DisposeAsync();
-    }
+    public override async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
 }

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text;
 using EventSync.Core.Storage;
+using EventSync.Core.Work;
 
 namespace EventSync.Storage.Sql;
 
@@ -67,7 +68,7 @@ public abstract partial class SqlStore : IEventStore
     /// <summary>Tells other processes new jobs are due (PostgreSQL NOTIFY, inside the writing transaction).</summary>
     protected virtual Task SignalNewWorkAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct) => Task.CompletedTask;
 
-    public virtual Task WaitForSignalAsync(CancellationToken cancellationToken) => Task.Delay(Timeout.Infinite, cancellationToken);
+    public virtual Task ListenForWorkAsync(WorkSignal signal, CancellationToken cancellationToken) => Task.CompletedTask;
 
     public abstract ValueTask DisposeAsync();
 

@@ -35,7 +35,7 @@ public sealed class EngineHarness : IAsyncDisposable
     public IEventStore Store => _testStore.Store;
     public StoreLocation Location => _testStore.Location;
 
-    public static async Task<EngineHarness> CreateAsync(StoreKind kind, string settle = "0s", string maxWait = "5m", string retry = "[2s, 4s, 8s]")
+    public static async Task<EngineHarness> CreateAsync(StoreKind kind, string settle = "0s", string maxWait = "5m", string retry = "[2s, 4s, 8s]", string workers = "{ lease: 30s }")
     {
         var yaml = $$"""
             sources:
@@ -50,7 +50,7 @@ public sealed class EngineHarness : IAsyncDisposable
                 settle: {{settle}}
                 maxWait: {{maxWait}}
                 retry: { schedule: {{retry}}, jitter: 0 }
-            workers: { lease: 30s }
+            workers: {{workers}}
             """;
         var (config, problems) = ConfigLoader.TryParse(yaml);
         Assert.Empty(problems);
