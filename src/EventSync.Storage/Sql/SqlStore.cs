@@ -113,57 +113,8 @@ public abstract partial class SqlStore : IEventStore
 
     // ---------------------------------------------------------------- ingest
 
-    public virtual Task<IReadOnlyList<IngestResult>> IngestAsync(IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken) =>
-        InWriteAsync((scope, ct) => IngestAsync(scope, batch, ct), cancellationToken);
-
-    private async Task<IReadOnlyList<IngestResult>> IngestAsync(WriteScope scope, IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken)
-    {
-        var results = new IngestResult[batch.Count];
-        var c = scope.Connection;
-        await using var insertEvent = Command(scope, "INSERT INTO events (source, dedup_key, delivery_id, event_type, entity_key, received_at, headers, payload) VALUES (@source, @dedup, @delivery, @type, @entity, @at, @headers, @payload) ON CONFLICT (source, dedup_key) DO NOTHING RETURNING id");
-        await using var findEvent = Command(scope, "SELECT id FROM events WHERE source = @source AND dedup_key = @dedup");
-        await using var upsertJob = Command(scope, UpsertJobSql);
-        await using var linkEvent = Command(scope, "INSERT INTO job_events (job_id, event_id) VALUES (@job, @event) ON CONFLICT DO NOTHING");
-        await using var insertDelivery = Command(scope, "INSERT INTO deliveries (at, source, delivery_id, status, outcome, reason, bytes, remote, event_id) VALUES (@at, @source, @delivery, @status, @outcome, @reason, @bytes, @remote, @event)");
-        var anyJobs = false;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var write = batch[i];
-            var delivery = write.Delivery;
-            long? eventId = null;
-            var duplicate = false;
-            var jobs = 0;
-            if (write.Event is { } e)
-            {
-                Set(insertEvent, ("source", e.Source), ("dedup", e.DedupKey), ("delivery", e.DeliveryId), ("type", e.EventType), ("entity", e.EntityKey), ("at", e.ReceivedAt.ToUnixTimeMilliseconds()), ("headers", e.HeadersJson), ("payload", e.Payload));
-                eventId = ToLong(await insertEvent.ExecuteScalarAsync(cancellationToken));
-                if (eventId is null)
-                {
-                    duplicate = true;
-                    Set(findEvent, ("source", e.Source), ("dedup", e.DedupKey));
-                    eventId = ToLong(await findEvent.ExecuteScalarAsync(cancellationToken));
-                }
-                else
-                {
-                    foreach (var job in write.Jobs ?? [])
-                    {
-                        SetJobParameters(upsertJob, job, e.ReceivedAt);
-                        var jobId = ToLong(await upsertJob.ExecuteScalarAsync(cancellationToken))!.Value;
-                        Set(linkEvent, ("job", jobId), ("event", eventId.Value));
-                        await linkEvent.ExecuteNonQueryAsync(cancellationToken);
-                        jobs++;
-                    }
-                    anyJobs |= jobs > 0;
-                }
-            }
-            Set(insertDelivery, ("at", delivery.At.ToUnixTimeMilliseconds()), ("source", delivery.Source), ("delivery", delivery.DeliveryId), ("status", delivery.Status),
-                ("outcome", duplicate ? DeliveryOutcomes.Duplicate : delivery.Outcome), ("reason", delivery.Reason), ("bytes", delivery.Bytes), ("remote", delivery.Remote), ("event", L(eventId)));
-            await insertDelivery.ExecuteNonQueryAsync(cancellationToken);
-            results[i] = new IngestResult(eventId, duplicate, jobs);
-        }
-        if (anyJobs) await SignalNewWorkAsync(c, scope.Transaction, cancellationToken);
-        return results;
-    }
+    /// <summary>One group commit: every receipt in the delivery log, each accepted event with its jobs (see the backends).</summary>
+    public abstract Task<IReadOnlyList<IngestResult>> IngestAsync(IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken);
 
     /// <summary>
     /// One pending job per (flow, key): a new event merges into it and pushes its due time to now + settle,

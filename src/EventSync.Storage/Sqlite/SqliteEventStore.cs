@@ -1,5 +1,9 @@
+using System.Buffers;
 using System.Data.Common;
+using System.Text;
+using System.Text.Json;
 using System.Threading.Channels;
+using EventSync.Core.Storage;
 using EventSync.Storage.Sql;
 using Microsoft.Data.Sqlite;
 
@@ -83,6 +87,100 @@ public sealed class SqliteEventStore : SqlStore
             _writeLock.Release();
             throw;
         }
+    }
+
+    public override Task<IReadOnlyList<IngestResult>> IngestAsync(IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken) =>
+        InWriteAsync((scope, ct) => IngestAsync(scope, batch, ct), cancellationToken);
+
+    /// <summary>
+    /// A group commit on the writer: each event, and each job it asks for, by a statement of its own, because their ids
+    /// are needed; the links and the delivery log, which need nothing back, by one statement each over a JSON array
+    /// (a statement per row was about a fifth of the writer's time per webhook).
+    /// </summary>
+    private async Task<IReadOnlyList<IngestResult>> IngestAsync(WriteScope scope, IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken)
+    {
+        var results = new IngestResult[batch.Count];
+        await using var insertEvent = Command(scope, "INSERT INTO events (source, dedup_key, delivery_id, event_type, entity_key, received_at, headers, payload) VALUES (@source, @dedup, @delivery, @type, @entity, @at, @headers, @payload) ON CONFLICT (source, dedup_key) DO NOTHING RETURNING id");
+        await using var findEvent = Command(scope, "SELECT id FROM events WHERE source = @source AND dedup_key = @dedup");
+        await using var upsertJob = Command(scope, UpsertJobSql);
+        var links = new List<(long Job, long Event)>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            long? eventId = null;
+            var duplicate = false;
+            var jobs = 0;
+            if (batch[i].Event is { } e)
+            {
+                Set(insertEvent, ("source", e.Source), ("dedup", e.DedupKey), ("delivery", e.DeliveryId), ("type", e.EventType), ("entity", e.EntityKey), ("at", e.ReceivedAt.ToUnixTimeMilliseconds()), ("headers", e.HeadersJson), ("payload", e.Payload));
+                eventId = ToLong(await insertEvent.ExecuteScalarAsync(cancellationToken));
+                if (eventId is null)
+                {
+                    duplicate = true;
+                    Set(findEvent, ("source", e.Source), ("dedup", e.DedupKey));
+                    eventId = ToLong(await findEvent.ExecuteScalarAsync(cancellationToken));
+                }
+                else
+                {
+                    foreach (var job in batch[i].Jobs ?? [])
+                    {
+                        SetJobParameters(upsertJob, job, e.ReceivedAt);
+                        links.Add((ToLong(await upsertJob.ExecuteScalarAsync(cancellationToken))!.Value, eventId.Value));
+                        jobs++;
+                    }
+                }
+            }
+            results[i] = new IngestResult(eventId, duplicate, jobs);
+        }
+        if (links.Count > 0)
+        {
+            await using var link = Command(scope, "INSERT INTO job_events (job_id, event_id) SELECT value ->> 0, value ->> 1 FROM json_each(@links) WHERE true ON CONFLICT DO NOTHING");
+            Set(link, ("links", LinksJson(links)));
+            await link.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var log = Command(scope, """
+            INSERT INTO deliveries (at, source, delivery_id, status, outcome, reason, bytes, remote, event_id)
+            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8
+            FROM json_each(@rows) ORDER BY key
+            """);
+        Set(log, ("rows", DeliveriesJson(batch, results)));
+        await log.ExecuteNonQueryAsync(cancellationToken);
+        return results;
+    }
+
+    private static string LinksJson(List<(long Job, long Event)> links)
+    {
+        var json = new StringBuilder(links.Count * 16).Append('[');
+        foreach (var (job, @event) in links)
+            json.Append(json.Length > 1 ? ",[" : "[").Append(job).Append(',').Append(@event).Append(']');
+        return json.Append(']').ToString();
+    }
+
+    /// <summary>The delivery log rows in receipt order, as [at, source, delivery id, status, outcome, reason, bytes, remote, event id].</summary>
+    private static string DeliveriesJson(IReadOnlyList<IngestWrite> batch, IngestResult[] results)
+    {
+        var buffer = new ArrayBufferWriter<byte>(batch.Count * 160);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var d = batch[i].Delivery;
+                json.WriteStartArray();
+                json.WriteNumberValue(d.At.ToUnixTimeMilliseconds());
+                json.WriteStringValue(d.Source);
+                json.WriteStringValue(d.DeliveryId);
+                json.WriteNumberValue(d.Status);
+                json.WriteStringValue(results[i].Duplicate ? DeliveryOutcomes.Duplicate : d.Outcome);
+                json.WriteStringValue(d.Reason);
+                json.WriteNumberValue(d.Bytes);
+                json.WriteStringValue(d.Remote);
+                if (results[i].EventId is { } id) json.WriteNumberValue(id);
+                else json.WriteNullValue();
+                json.WriteEndArray();
+            }
+            json.WriteEndArray();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     protected override async Task<T> InWriteAsync<T>(Func<WriteScope, CancellationToken, Task<T>> work, CancellationToken ct)
