@@ -50,7 +50,7 @@ internal static class RunCommand
                 await dispatcher.RunDueAsync(ct);
                 var stats = (await store.GetQueueStatsAsync(ct)).FirstOrDefault(s => s.Flow == flow.Name);
                 if (stats is null || stats.Pending + stats.Running == 0) break;
-                var next = await store.NextDueAsync(ct) ?? time.GetUtcNow().AddSeconds(1);
+                var next = await store.NextDueAsync(time.GetUtcNow(), ct) ?? time.GetUtcNow().AddSeconds(1);
                 if (next > deadline) throw new TimeoutException($"jobs of {flow.Name} are still waiting to retry after {pr.GetValue(timeoutOption)}; see `eventsync runs list --flow {flow.Name}`");
                 var wait = next - time.GetUtcNow();
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, time, ct); // the next retry's due time: the store says when

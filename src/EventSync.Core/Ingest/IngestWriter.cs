@@ -50,8 +50,9 @@ public sealed class IngestWriter : IAsyncDisposable
             {
                 var writes = batch.Select(p => p.Write).ToList();
                 var results = await _store.IngestAsync(writes, CancellationToken.None);
-                for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
+                // Pulse first: whoever sees its 202 may rely on the dispatcher having been told.
                 _signal.PulseFor(writes, results);
+                for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
             }
             catch (Exception ex)
             {

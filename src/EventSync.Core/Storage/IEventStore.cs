@@ -56,8 +56,11 @@ public interface IEventStore : ISyncStateStore, IAsyncDisposable
 
     Task<IReadOnlyDictionary<string, DateTimeOffset>> GetSinkPausesAsync(DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>The earliest due time of a pending job, or null when none is pending.</summary>
-    Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// The earliest due time after <paramref name="after"/> of a pending job, or null when none is due later. Jobs due
+    /// already are left out: one that cannot run yet (its sink paused, its key running) must not hide the next one.
+    /// </summary>
+    Task<DateTimeOffset?> NextDueAsync(DateTimeOffset after, CancellationToken cancellationToken);
 
     /// <summary>
     /// Pulses <paramref name="signal"/> whenever another process sharing the store commits new work (PostgreSQL

@@ -147,7 +147,7 @@ public sealed class JobDispatcher
         var wakeAt = now + Options.PollInterval;
         try
         {
-            if (await _store.NextDueAsync(stoppingToken) is { } due && due > now && due < wakeAt) wakeAt = due;
+            if (await _store.NextDueAsync(now, stoppingToken) is { } due && due < wakeAt) wakeAt = due;
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {

@@ -282,6 +282,18 @@ public abstract class EngineContractTests
     }
 
     [Fact]
+    public async Task The_next_due_time_skips_jobs_already_due_so_one_that_cannot_run_hides_nothing()
+    {
+        await using var h = await Harness(settle: "10m", maxWait: "30m");
+        Assert.Null(await h.Store.NextDueAsync(h.Time.GetUtcNow(), CancellationToken.None));
+        await h.IngestAsync("order-1");                     // due at +10 min
+        h.Advance(TimeSpan.FromMinutes(15));
+        await h.IngestAsync("order-2");                     // due at +25 min; order-1 is past due (say, its sink paused)
+        Assert.Equal(EngineHarness.Start.AddMinutes(10), await h.Store.NextDueAsync(EngineHarness.Start, CancellationToken.None));
+        Assert.Equal(EngineHarness.Start.AddMinutes(25), await h.Store.NextDueAsync(h.Time.GetUtcNow(), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Migrating_twice_is_harmless_and_reports_the_latest_version()
     {
         await using var h = await Harness();
