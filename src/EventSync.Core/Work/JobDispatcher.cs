@@ -165,11 +165,10 @@ public sealed class JobDispatcher
             var delay = wakeAt - _time.GetUtcNow();
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             var pulsed = _signal.WaitAsync(wait.Token);
-            var wakeups = new List<Task> { pulsed, Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, _time, wait.Token) };
-            if (slotFreed is not null) wakeups.Add(slotFreed);
-            var woke = await Task.WhenAny(wakeups);
+            var timer = Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, _time, wait.Token);
+            var woke = await (slotFreed is null ? Task.WhenAny(pulsed, timer) : Task.WhenAny(pulsed, timer, slotFreed));
             await wait.CancelAsync();
-            foreach (var t in wakeups) _ = t.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            foreach (var t in new[] { pulsed, timer }) _ = t.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             stoppingToken.ThrowIfCancellationRequested();
             if (woke != pulsed || !_signal.TryTake(out var announced) || announced is not { } at || at <= _time.GetUtcNow()) return;
             if (at < wakeAt) wakeAt = at;

@@ -36,9 +36,8 @@ public sealed class DispatcherStoreFaultTests(ITestOutputHelper output)
     }
 
     /// <summary>The real store, except that the first calls of NextDueAsync fail like a session killed by a restart.</summary>
-    public class FailingNextDue : DispatchProxy
+    public class FailingNextDue : StoreProxy
     {
-        private IEventStore _inner = null!;
         private int _failures;
         private int _calls;
 
@@ -46,25 +45,14 @@ public sealed class DispatcherStoreFaultTests(ITestOutputHelper output)
 
         public static IEventStore Wrap(IEventStore inner, int failures)
         {
-            var proxy = Create<IEventStore, FailingNextDue>();
-            var self = (FailingNextDue)(object)proxy;
-            self._inner = inner;
-            self._failures = failures;
-            return proxy;
+            var store = StoreProxy.Wrap(inner, out FailingNextDue proxy);
+            proxy._failures = failures;
+            return store;
         }
 
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
-        {
-            if (targetMethod!.Name == nameof(IEventStore.NextDueAsync) && Interlocked.Increment(ref _calls) <= _failures)
-                return Task.FromException<DateTimeOffset?>(new InvalidOperationException("57P01: terminating connection due to administrator command"));
-            try
-            {
-                return targetMethod.Invoke(_inner, args);
-            }
-            catch (TargetInvocationException ex) when (ex.InnerException is not null)
-            {
-                throw ex.InnerException;
-            }
-        }
+        protected override object? Before(MethodInfo method) =>
+            method.Name == nameof(IEventStore.NextDueAsync) && Interlocked.Increment(ref _calls) <= _failures
+                ? Task.FromException<DateTimeOffset?>(new InvalidOperationException("57P01: terminating connection due to administrator command"))
+                : null;
     }
 }

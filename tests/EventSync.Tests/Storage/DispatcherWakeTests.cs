@@ -22,7 +22,7 @@ public sealed class DispatcherWakeTests
     {
         // Poll and housekeeping an hour or more away: only the pulses' due time can wake the dispatcher at ten minutes.
         await using var h = await EngineHarness.CreateAsync(StoreKind.Sqlite, settle: "10m", maxWait: "30m", workers: "{ lease: 3h, pollInterval: 1h }");
-        var store = CountingStore.Wrap(h.Store, out var calls);
+        var store = StoreProxy.Wrap(h.Store, out CountingStore calls);
         var signal = new WorkSignal();
         var dispatcher = new JobDispatcher(store, new Dictionary<string, ISink> { ["out"] = h.Sink }, h.Config, h.Time, signal, NullLogger<JobDispatcher>.Instance, "worker-1", new Random(7));
         await using var writer = new IngestWriter(h.Store, signal, NullLogger<IngestWriter>.Instance);
@@ -66,35 +66,19 @@ public sealed class DispatcherWakeTests
     }
 
     /// <summary>The real store, counting the calls made to it.</summary>
-    public class CountingStore : DispatchProxy
+    public class CountingStore : StoreProxy
     {
         private readonly Dictionary<string, int> _calls = [];
-        private IEventStore _inner = null!;
-
-        public static IEventStore Wrap(IEventStore inner, out CountingStore calls)
-        {
-            var proxy = Create<IEventStore, CountingStore>();
-            calls = (CountingStore)(object)proxy;
-            calls._inner = inner;
-            return proxy;
-        }
 
         public int Of(string method)
         {
             lock (_calls) return _calls.GetValueOrDefault(method);
         }
 
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+        protected override object? Before(MethodInfo method)
         {
-            lock (_calls) _calls[targetMethod!.Name] = _calls.GetValueOrDefault(targetMethod.Name) + 1;
-            try
-            {
-                return targetMethod.Invoke(_inner, args);
-            }
-            catch (TargetInvocationException ex) when (ex.InnerException is not null)
-            {
-                throw ex.InnerException;
-            }
+            lock (_calls) _calls[method.Name] = _calls.GetValueOrDefault(method.Name) + 1;
+            return null;
         }
     }
 }
