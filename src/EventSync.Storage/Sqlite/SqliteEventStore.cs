@@ -52,9 +52,9 @@ public sealed class SqliteEventStore : SqlStore
     public string Path { get; }
     public override string Description => $"sqlite:{Path}";
     public override bool IsShared => false;
-    // Two: while one group commit is in the writer's transaction, the next gathers and queues, so it shares the
-    // following transaction with the workers' claims and completions instead of waiting to be formed.
-    public override int ConcurrentIngestCommits => 2;
+    // As many as the writer combines: each ingest loop hands over what it has at once, and the writer runs every ingest
+    // queued when its transaction starts as one (TryIngestTogether), so the batch is whatever arrived during the last commit.
+    public override int ConcurrentIngestCommits => MaxCombinedWrites;
     protected override string Greatest => "max";
     protected override string Least => "min";
     protected override string SkipLockedClause => "";
@@ -90,7 +90,7 @@ public sealed class SqliteEventStore : SqlStore
     }
 
     public override Task<IReadOnlyList<IngestResult>> IngestAsync(IReadOnlyList<IngestWrite> batch, CancellationToken cancellationToken) =>
-        InWriteAsync((scope, ct) => IngestAsync(scope, batch, ct), cancellationToken);
+        EnqueueAsync(new CombinedIngest(this, batch, cancellationToken), cancellationToken);
 
     /// <summary>
     /// A group commit on the writer: each event, and each job it asks for, by a statement of its own, because their ids
@@ -183,17 +183,19 @@ public sealed class SqliteEventStore : SqlStore
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    protected override async Task<T> InWriteAsync<T>(Func<WriteScope, CancellationToken, Task<T>> work, CancellationToken ct)
+    protected override Task<T> InWriteAsync<T>(Func<WriteScope, CancellationToken, Task<T>> work, CancellationToken ct) =>
+        EnqueueAsync(new CombinedWrite<T>(work, ct), ct);
+
+    private async Task<T> EnqueueAsync<T>(CombinedWrite<T> write, CancellationToken ct)
     {
-        var write = new CombinedWrite<T>(work, ct);
         ObjectDisposedException.ThrowIf(!_combined.Writer.TryWrite(write), this);
         _ = _combiner.Value;
         return await write.Done.Task.WaitAsync(ct);
     }
 
     /// <summary>
-    /// Takes whatever writes have queued, runs each under its own savepoint in one transaction (a failing one is rolled
-    /// back alone and gets its exception), commits once, then answers them all. Nobody hears of success before the commit.
+    /// Takes whatever writes have queued, runs the ingests together and each other write under its own savepoint in one
+    /// transaction (a failing one is rolled back alone and gets its exception), commits once, then answers them all. Nobody hears of success before the commit.
     /// Runs on its own thread: SQLite's calls are synchronous, so the writer never waits for a pool thread between them.
     /// </summary>
     private void CombineWrites()
@@ -211,7 +213,8 @@ public sealed class SqliteEventStore : SqlStore
                 try
                 {
                     var transaction = scope.Transaction;
-                    foreach (var write in batch)
+                    var separately = TryIngestTogether(scope, batch) ? batch.Where(w => w is not CombinedIngest) : batch;
+                    foreach (var write in separately)
                     {
                         transaction.Save("combined");
                         try
@@ -251,18 +254,58 @@ public sealed class SqliteEventStore : SqlStore
         public abstract void Answer();
     }
 
-    private sealed class CombinedWrite<T>(Func<WriteScope, CancellationToken, Task<T>> work, CancellationToken ct) : CombinedWrite
+    private class CombinedWrite<T>(Func<WriteScope, CancellationToken, Task<T>> work, CancellationToken ct) : CombinedWrite
     {
         private T? _result;
         public TaskCompletionSource<T> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public override bool Abandoned => ct.IsCancellationRequested;
         public override async Task RunAsync(WriteScope scope) => _result = await work(scope, ct);
+        public void Succeeded(T result) => _result = result;
 
         public override void Answer()
         {
             if (Error is null) Done.TrySetResult(_result!);
             else Done.TrySetException(Error);
         }
+    }
+
+    /// <summary>
+    /// Runs every ingest of <paramref name="batch"/> in one savepoint with one set of statements and answers each with its
+    /// own results, so the requests that arrived during the previous commit share this one whatever ingest loop brought
+    /// them (batches formed before the writer was free were smaller and waited a commit longer). False if there were fewer
+    /// than two, or they failed together: rolled back, each then runs alone, so a failure reaches only its own caller.
+    /// </summary>
+    private bool TryIngestTogether(WriteScope scope, List<CombinedWrite> batch)
+    {
+        var ingests = batch.OfType<CombinedIngest>().ToList();
+        if (ingests.Count < 2) return false;
+        var transaction = scope.Transaction;
+        transaction.Save("ingests");
+        try
+        {
+            var results = IngestAsync(scope, ingests.SelectMany(i => i.Writes).ToList(), CancellationToken.None).GetAwaiter().GetResult();
+            transaction.Release("ingests");
+            var offset = 0;
+            foreach (var ingest in ingests)
+            {
+                ingest.Succeeded(results.Skip(offset).Take(ingest.Writes.Count).ToArray());
+                offset += ingest.Writes.Count;
+            }
+            return true;
+        }
+        catch (Exception)
+        {
+            // As for a single write: if SQLite already rolled the whole transaction back, this throws and every write fails.
+            transaction.Rollback("ingests");
+            transaction.Release("ingests");
+            return false;
+        }
+    }
+
+    private sealed class CombinedIngest(SqliteEventStore store, IReadOnlyList<IngestWrite> writes, CancellationToken ct)
+        : CombinedWrite<IReadOnlyList<IngestResult>>((scope, token) => store.IngestAsync(scope, writes, token), ct)
+    {
+        public IReadOnlyList<IngestWrite> Writes { get; } = writes;
     }
 
     protected override async Task<DbConnection> OpenReadAsync(CancellationToken ct) => await OpenAsync(writer: false, ct);

@@ -87,14 +87,38 @@ public abstract class EngineContractTests
         // Started together, so on SQLite they share the writer's transactions; the broken one must roll back alone.
         var commits = good.Select(w => h.Store.IngestAsync([w], CancellationToken.None)).ToList();
         var failing = h.Store.IngestAsync([partner, broken], CancellationToken.None);
-        await Task.WhenAll(commits);
+        var answers = await Task.WhenAll(commits);
         await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => failing);
 
         var stored = await h.Store.ListEventsAsync(new EventQuery(Limit: 100), CancellationToken.None);
         Assert.Equal(good.Select(w => w.Event!.DeliveryId).Order(), stored.Select(e => e.DeliveryId).Order());
+        // Each caller hears of its own event, however the writer combined them.
+        var deliveryOf = stored.ToDictionary(e => e.Id, e => e.DeliveryId);
+        Assert.Equal(good.Select(w => w.Event!.DeliveryId), answers.Select(a => deliveryOf[Assert.Single(a).EventId!.Value]));
         Assert.Equal(16, (await h.Store.ListDeliveriesAsync(new DeliveryQuery(), CancellationToken.None)).Count);
         Assert.Equal(16, (await h.JobsAsync(JobStatuses.Pending)).Count);
         Assert.Equal(16, await h.RunDueAsync());
+    }
+
+    [Fact]
+    public async Task Group_commits_started_together_each_hear_their_own_results()
+    {
+        await using var h = await Harness();
+        var calls = Enumerable.Range(0, 24).Select(i => new[] { h.Write($"order-{i}", $"msg_{i}_a"), h.Write($"order-{i}", $"msg_{i}_b") }).ToList();
+
+        // Started together, so on SQLite the writer runs many of them as one; each caller still gets its own answers.
+        var answers = await Task.WhenAll(calls.Select(c => h.Store.IngestAsync(c, CancellationToken.None)));
+
+        var deliveryOf = (await h.Store.ListEventsAsync(new EventQuery(Limit: 100), CancellationToken.None)).ToDictionary(e => e.Id, e => e.DeliveryId);
+        Assert.Equal(48, deliveryOf.Count);
+        for (var i = 0; i < calls.Count; i++)
+        {
+            Assert.Equal([$"msg_{i}_a", $"msg_{i}_b"], answers[i].Select(r => deliveryOf[r.EventId!.Value]));
+            Assert.Equal([1, 1], answers[i].Select(r => r.JobsTouched));
+            Assert.All(answers[i], r => Assert.False(r.Duplicate));
+        }
+        Assert.Equal(24, (await h.JobsAsync(JobStatuses.Pending)).Count);
+        Assert.Equal(48, (await h.Store.ListDeliveriesAsync(new DeliveryQuery(Limit: 100), CancellationToken.None)).Count);
     }
 
     [Fact]
