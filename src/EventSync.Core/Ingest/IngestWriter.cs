@@ -41,11 +41,11 @@ public sealed class IngestWriter : IAsyncDisposable
     private async Task LoopAsync()
     {
         var batch = new List<Pending>(_maxBatch);
-        while (await _queue.Reader.WaitToReadAsync())
+        while (await NextAsync() is { } first)
         {
             batch.Clear();
+            batch.Add(first);
             while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var p)) batch.Add(p);
-            if (batch.Count == 0) continue; // another loop took them
             try
             {
                 var writes = batch.Select(p => p.Write).ToList();
@@ -61,6 +61,22 @@ public sealed class IngestWriter : IAsyncDisposable
                 var failure = new StoreUnavailableException("the event store could not commit the delivery; retry later", ex);
                 foreach (var p in batch) p.Done.TrySetException(failure);
             }
+        }
+    }
+
+    /// <summary>
+    /// The next request, or null once the queue is closed and empty. ReadAsync hands each request to one waiting loop,
+    /// where WaitToReadAsync would wake every idle loop for it (the SQLite store runs dozens).
+    /// </summary>
+    private async Task<Pending?> NextAsync()
+    {
+        try
+        {
+            return await _queue.Reader.ReadAsync();
+        }
+        catch (ChannelClosedException)
+        {
+            return null;
         }
     }
 
