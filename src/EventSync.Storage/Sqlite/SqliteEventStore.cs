@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Data.Common;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -19,11 +20,18 @@ public sealed class SqliteEventStore : SqlStore
     /// <summary>Writes per shared transaction: enough to amortise the fsync, few enough to keep each caller's wait short.</summary>
     private const int MaxCombinedWrites = 64;
 
+    /// <summary>
+    /// Webhooks per transaction when ingest batches are combined (the default <c>server.ingestBatchSize</c>): a burst
+    /// then becomes several commits of bounded length, not one whose every caller waits for all of it.
+    /// </summary>
+    private const int MaxCombinedIngestWrites = 512;
+
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Channel<CombinedWrite> _combined = Channel.CreateUnbounded<CombinedWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Lazy<Task> _combiner;
     private SqliteConnection? _writer;
+    private CombinedWrite? _carried; // taken from the queue but left for the next transaction (writer thread only)
 
     public SqliteEventStore(string path)
     {
@@ -201,11 +209,24 @@ public sealed class SqliteEventStore : SqlStore
     private void CombineWrites()
     {
         var batch = new List<CombinedWrite>(MaxCombinedWrites);
-        while (_combined.Reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
+        while (_carried is not null || _combined.Reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
         {
             batch.Clear();
-            while (batch.Count < MaxCombinedWrites && _combined.Reader.TryRead(out var w))
-                if (!w.Abandoned) batch.Add(w);
+            var ingestWrites = 0;
+            while (batch.Count < MaxCombinedWrites && TryTakeQueued(out var w))
+            {
+                if (w.Abandoned) continue;
+                if (w is CombinedIngest ingest)
+                {
+                    if (ingestWrites > 0 && ingestWrites + ingest.Writes.Count > MaxCombinedIngestWrites)
+                    {
+                        _carried = w;
+                        break;
+                    }
+                    ingestWrites += ingest.Writes.Count;
+                }
+                batch.Add(w);
+            }
             if (batch.Count == 0) continue;
             try
             {
@@ -243,6 +264,13 @@ public sealed class SqliteEventStore : SqlStore
             }
             foreach (var write in batch) write.Answer();
         }
+    }
+
+    private bool TryTakeQueued([NotNullWhen(true)] out CombinedWrite? write)
+    {
+        write = _carried;
+        _carried = null;
+        return write is not null || _combined.Reader.TryRead(out write);
     }
 
     private abstract class CombinedWrite
