@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Data.Common;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.ExceptionServices;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -17,7 +18,10 @@ namespace EventSync.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteEventStore : SqlStore
 {
-    /// <summary>Writes per shared transaction: enough to amortise the fsync, few enough to keep each caller's wait short.</summary>
+    /// <summary>
+    /// Writes per shared transaction, the ingests counting as one (they run as one): enough to amortise the fsync, few
+    /// enough to keep each caller's wait short.
+    /// </summary>
     private const int MaxCombinedWrites = 64;
 
     /// <summary>
@@ -60,9 +64,9 @@ public sealed class SqliteEventStore : SqlStore
     public string Path { get; }
     public override string Description => $"sqlite:{Path}";
     public override bool IsShared => false;
-    // As many as the writer combines: each ingest loop hands over what it has at once, and the writer runs every ingest
-    // queued when its transaction starts as one (TryIngestTogether), so the batch is whatever arrived during the last commit.
-    public override int ConcurrentIngestCommits => MaxCombinedWrites;
+    // Many: each ingest loop hands over what it has at once, and the writer runs the ingests queued when its transaction
+    // starts as one (TryIngestTogether), so a transaction's webhooks are the ones that arrived during the last commit.
+    public override int ConcurrentIngestCommits => 64;
     protected override string Greatest => "max";
     protected override string Least => "min";
     protected override string SkipLockedClause => "";
@@ -202,9 +206,11 @@ public sealed class SqliteEventStore : SqlStore
     }
 
     /// <summary>
-    /// Takes whatever writes have queued, runs the ingests together and each other write under its own savepoint in one
-    /// transaction (a failing one is rolled back alone and gets its exception), commits once, then answers them all. Nobody hears of success before the commit.
-    /// Runs on its own thread: SQLite's calls are synchronous, so the writer never waits for a pool thread between them.
+    /// Takes the writes that have queued (up to <see cref="MaxCombinedWrites"/> and <see cref="MaxCombinedIngestWrites"/>),
+    /// runs the ingests first and together, then each other write under its own savepoint, all in one transaction (a
+    /// failing write is rolled back alone and gets its exception), commits once, then answers them all. Nobody hears of
+    /// success before the commit. Runs on its own thread: SQLite's calls are synchronous, so the writer never waits for a
+    /// pool thread between them.
     /// </summary>
     private void CombineWrites()
     {
@@ -212,18 +218,23 @@ public sealed class SqliteEventStore : SqlStore
         while (_carried is not null || _combined.Reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
         {
             batch.Clear();
-            var ingestWrites = 0;
-            while (batch.Count < MaxCombinedWrites && TryTakeQueued(out var w))
+            var ingestedWebhooks = 0;
+            var otherWrites = 0;
+            while (otherWrites + (ingestedWebhooks > 0 ? 1 : 0) < MaxCombinedWrites && TryTakeQueued(out var w))
             {
                 if (w.Abandoned) continue;
                 if (w is CombinedIngest ingest)
                 {
-                    if (ingestWrites > 0 && ingestWrites + ingest.Writes.Count > MaxCombinedIngestWrites)
+                    if (ingestedWebhooks > 0 && ingestedWebhooks + ingest.Writes.Count > MaxCombinedIngestWrites)
                     {
                         _carried = w;
                         break;
                     }
-                    ingestWrites += ingest.Writes.Count;
+                    ingestedWebhooks += ingest.Writes.Count;
+                }
+                else
+                {
+                    otherWrites++;
                 }
                 batch.Add(w);
             }
@@ -246,9 +257,7 @@ public sealed class SqliteEventStore : SqlStore
                         catch (Exception ex)
                         {
                             write.Failed(ex);
-                            // If SQLite already rolled the whole transaction back (disk full, I/O error), this throws and every write fails.
-                            transaction.Rollback("combined");
-                            transaction.Release("combined");
+                            RollBackTo(transaction, "combined", ex);
                         }
                     }
                     scope.CommitAsync(CancellationToken.None).GetAwaiter().GetResult();
@@ -321,12 +330,28 @@ public sealed class SqliteEventStore : SqlStore
             }
             return true;
         }
+        catch (Exception ex)
+        {
+            RollBackTo(transaction, "ingests", ex);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Undoes what a savepoint's work did. If SQLite already rolled the whole transaction back (disk full, I/O error), the
+    /// savepoint is gone: the work's own error is rethrown then, so every write of the transaction fails with the real cause
+    /// rather than "no such savepoint".
+    /// </summary>
+    private static void RollBackTo(DbTransaction transaction, string savepoint, Exception cause)
+    {
+        try
+        {
+            transaction.Rollback(savepoint);
+            transaction.Release(savepoint);
+        }
         catch (Exception)
         {
-            // As for a single write: if SQLite already rolled the whole transaction back, this throws and every write fails.
-            transaction.Rollback("ingests");
-            transaction.Release("ingests");
-            return false;
+            ExceptionDispatchInfo.Throw(cause);
         }
     }
 
