@@ -207,7 +207,7 @@ public sealed class SqliteEventStore : SqlStore
 
     /// <summary>
     /// Takes the writes that have queued (up to <see cref="MaxCombinedWrites"/> and <see cref="MaxCombinedIngestWrites"/>),
-    /// runs the ingests first and together, then each other write under its own savepoint, all in one transaction (a
+    /// runs several ingests first and as one, then each other write under its own savepoint, all in one transaction (a
     /// failing write is rolled back alone and gets its exception), commits once, then answers them all. Nobody hears of
     /// success before the commit. Runs on its own thread: SQLite's calls are synchronous, so the writer never waits for a
     /// pool thread between them.
