@@ -50,6 +50,7 @@ public sealed class PostgresEventStore : SqlStore
 
     public override string Description { get; }
     public override bool IsShared => true;
+    protected override bool IsPostgreSql => true;
     protected override string Greatest => "GREATEST";
     protected override string Least => "LEAST";
     protected override string SkipLockedClause => "FOR UPDATE SKIP LOCKED";
@@ -175,7 +176,8 @@ public sealed class PostgresEventStore : SqlStore
     /// redelivery or a repeat within the batch is skipped and answered with the first one's id. The jobs of the new
     /// events merge per (flow, key) first (the first event's creation and deadline; later ones push the due time, never
     /// past that deadline) and are upserted in key order, so two processes take their locks in one order. Then the
-    /// links, and the delivery log: every receipt, in receipt order.
+    /// links (plain inserts: every link names an event this statement created, so none can exist yet), and the delivery
+    /// log: every receipt, in receipt order.
     /// </summary>
     private const string IngestSql = """
         WITH input AS (
@@ -213,8 +215,7 @@ public sealed class PostgresEventStore : SqlStore
             RETURNING id, flow, entity_key),
         linked AS (
             INSERT INTO job_events (job_id, event_id)
-            SELECT u.id, j.event_id FROM job_input j JOIN upserted u USING (flow, entity_key)
-            ON CONFLICT DO NOTHING),
+            SELECT DISTINCT u.id, j.event_id FROM job_input j JOIN upserted u USING (flow, entity_key)),
         logged AS (
             INSERT INTO deliveries (at, source, delivery_id, status, outcome, reason, bytes, remote, event_id)
             SELECT d.at, d.source, d.delivery_id, d.status, CASE WHEN o.duplicate THEN $25 ELSE d.outcome END, d.reason, d.bytes, d.remote, o.id

@@ -19,6 +19,9 @@ public abstract partial class SqlStore : IEventStore
     public abstract bool IsShared { get; }
     public virtual int ConcurrentIngestCommits => 1;
 
+    /// <summary>Whether this is the PostgreSQL backend, which also runs the schema versions only it needs.</summary>
+    protected virtual bool IsPostgreSql => false;
+
     /// <summary>SQL for the larger of two values (max on SQLite, GREATEST on PostgreSQL).</summary>
     protected abstract string Greatest { get; }
     protected abstract string Least { get; }
@@ -83,8 +86,15 @@ public abstract partial class SqlStore : IEventStore
         for (var v = (int)current + 1; v <= Schema.Versions.Length; v++)
         {
             var script = Schema.Versions[v - 1].Replace("{id}", IdentityColumn, StringComparison.Ordinal).Replace("{blob}", BlobType, StringComparison.Ordinal);
-            foreach (var statement in script.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                await ExecuteAsync(scope, statement, cancellationToken);
+            if (script.StartsWith(Schema.PostgresOnly, StringComparison.Ordinal))
+            {
+                if (IsPostgreSql) await ExecuteAsync(scope, script, cancellationToken);
+            }
+            else
+            {
+                foreach (var statement in script.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    await ExecuteAsync(scope, statement, cancellationToken);
+            }
             await ExecuteAsync(scope, "INSERT INTO schema_migrations (version, applied_at) VALUES (@v, @at)", cancellationToken, ("v", v), ("at", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
         }
         await scope.CommitAsync(cancellationToken);
