@@ -8,6 +8,7 @@ public sealed record Sizes(
     TimeSpan Throughput,
     TimeSpan Latency,
     int LatencyRate,
+    int SustainedRate,
     TimeSpan Memory,
     int MemoryRate,
     int DrainJobs,
@@ -18,17 +19,17 @@ public sealed record Sizes(
     int CostDocuments,
     int RateDocuments)
 {
-    public static readonly Sizes Full = new(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30), 1000, TimeSpan.FromMinutes(5), 2000, 100_000, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(120),
+    public static readonly Sizes Full = new(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30), 1000, (int)Targets.IngestPerSecond, TimeSpan.FromMinutes(5), 2000, 100_000, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(120),
         200, TimeSpan.FromSeconds(30), 20, 40);
 
     /// <summary>For CI: every measurement, on both backends, in a few minutes.</summary>
-    public static readonly Sizes Quick = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3), 1000, TimeSpan.FromSeconds(8), 2000, 4_000, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2),
+    public static readonly Sizes Quick = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3), 1000, (int)Targets.IngestPerSecond, TimeSpan.FromSeconds(8), 2000, 4_000, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2),
         200, TimeSpan.FromSeconds(5), 5, 8);
 }
 
 public sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["reference", "commit", "ingest", "ingest-ack", "latency", "latency-ack", "memory", "drain", "drain2", "graphile", "relay", "embed-cost", "docs-cost", "notion-rate"];
+    public static readonly string[] AllScenarios = ["reference", "commit", "ingest", "ingest-ack", "sustained", "sustained-ack", "latency", "latency-ack", "memory", "drain", "drain2", "graphile", "relay", "embed-cost", "docs-cost", "notion-rate"];
 
     /// <summary>Not run by default: ingest with no flow (no jobs, so no workers), to separate ingest's cost from the workers'.</summary>
     public const string IngestNoFlow = "ingest-noflow";
@@ -66,8 +67,9 @@ public sealed class BenchOptions
                                   (default: $EVENTSYNC_TEST_POSTGRES)
           --postgres-pid PID      the postmaster's pid, to report PostgreSQL's CPU use (optional)
           --backends LIST         sqlite,postgres (default: both)
-          --only LIST             reference,commit,ingest,ingest-ack,latency,latency-ack,memory,drain,
-                                  drain2,graphile,relay,embed-cost,docs-cost,notion-rate (default: all),
+          --only LIST             reference,commit,ingest,ingest-ack,sustained,sustained-ack,latency,
+                                  latency-ack,memory,drain,drain2,graphile,relay,embed-cost,docs-cost,
+                                  notion-rate (default: all),
                                   and the diagnostic ingest-noflow (no flow: no jobs, no worker activity);
                                   -ack: each job is committed with its event but due 10 min later, so
                                   only the acknowledgement path runs during the load

@@ -65,6 +65,8 @@ public static class Report
             if (b.IngestNoFlow is { } bare)
                 Row(sb, "Diagnostic: ingest with no flow (no jobs, no workers)", b.Name, Throughput(bare.Load),
                     b.Ingest is null ? "" : $"with the flow {b.Ingest.Load.AcceptedPerSecond:#,0}/s", b.Ingest is null ? "" : Ratio(bare.Load.AcceptedPerSecond / b.Ingest.Load.AcceptedPerSecond), "", "");
+            if (b.Sustained is { } sustained) SustainedRow($"Ingest sustained at {sustained.Rate:#,0}/s offered (open loop, {sustained.Seconds:0} s), jobs running meanwhile", sustained);
+            if (b.SustainedAck is { } sustainedAck) SustainedRow($"Ingest sustained at {sustainedAck.Rate:#,0}/s offered (open loop, {sustainedAck.Seconds:0} s), acknowledgement path (jobs run later)", sustainedAck);
             if (b.Latency is { } latency) LatencyRow($"Ack latency at {latency.Rate:#,0}/s offered (open loop)", latency);
             if (b.LatencyAck is { } latencyAck) LatencyRow($"Ack latency at {latencyAck.Rate:#,0}/s offered, acknowledgement path (jobs run later)", latencyAck);
             if (b.Drain is { } drain)
@@ -94,6 +96,11 @@ public static class Report
                     reference is null ? "" : $"bare Kestrel {reference.Throughput.AcceptedPerSecond:#,0}/s", reference is null ? "" : Ratio(run.Load.AcceptedPerSecond / reference.Throughput.AcceptedPerSecond),
                     $"≥ {Targets.IngestPerSecond:#,0}/s", Verdict(run.Load.AcceptedPerSecond / Targets.IngestPerSecond, higherIsBetter: true));
 
+            void SustainedRow(string label, SustainedRun run) =>
+                Row(sb, label, b.Name,
+                    string.Create(C, $"{(run.KeptUp ? "kept up" : "fell behind")}: {run.AcknowledgedPerSecond:#,0}/s acknowledged, the last answer {run.LastAnswerLateSeconds:0.00} s after the last send (p50 {run.Load.Latency.P50Ms:0.0} ms, p99 {run.Load.Latency.P99Ms:0.0} ms, max {run.Load.Latency.MaxMs:0.0} ms; non-202: {run.Load.Rejected})"),
+                    "", "", $"≥ {Targets.IngestPerSecond:#,0}/s sustained", Verdict(run.AcknowledgedPerSecond / Targets.IngestPerSecond, higherIsBetter: true));
+
             void LatencyRow(string label, LatencyRun run) =>
                 Row(sb, label, b.Name, Latency(run.Load),
                     reference is null ? "" : $"bare Kestrel p99 {reference.Latency.Latency.P99Ms:0.0} ms", reference is null ? "" : Ratio(run.Load.Latency.P99Ms / reference.Latency.Latency.P99Ms),
@@ -114,6 +121,8 @@ public static class Report
         {
             if (b.Ingest is { } i) IngestDetail("ingest", i, "jobs still queued at the end");
             if (b.IngestAck is { } k) IngestDetail("ingest, acknowledgement path", k, "jobs waiting to run at the end");
+            if (b.Sustained is { } su) SustainedDetail("sustained", su, "jobs still queued at the end");
+            if (b.SustainedAck is { } sa) SustainedDetail("sustained, acknowledgement path", sa, "jobs waiting to run at the end");
             if (b.IngestNoFlow is { } n)
                 sb.AppendLine(C, $"- {b.Name} ingest, no flow: {n.Load.Accepted:#,0} acknowledged in {n.Load.Seconds:0.0} s, non-202: {n.Load.RejectedText}; stored {n.Stored:#,0} of {n.AckedTotal:#,0} acknowledged; CPU {Cpu(n.Cpu)}");
             if (b.Latency is { } l)
@@ -122,6 +131,9 @@ public static class Report
                 sb.AppendLine(C, $"- {b.Name} memory: {m.Load.Accepted:#,0} acknowledged at {m.Load.Accepted / m.Seconds:#,0}/s, non-202: {m.Load.RejectedText}, p99 {m.Load.Latency.P99Ms:0.0} ms; backlog when the after-load RSS was taken: {m.BacklogAfter:#,0} jobs; RSS every 5 s: {string.Join(" ", m.Samples.Where((_, n) => n % 20 == 19).Select(p => Mb(p.RssBytes).Replace(" MB", "", StringComparison.Ordinal)))} MB");
             if (b.Drain is { } d)
                 sb.AppendLine(C, $"- {b.Name} drain: preload {d.PreloadSeconds:0.0} s through IEventStore; {d.Done:#,0} done, {d.Parked:#,0} parked, {d.Runs:#,0} runs; first run start to last run end {d.EngineSeconds:0.00} s; launch to empty queue {d.WallSeconds:0.00} s; CPU {Cpu(d.Cpu)}");
+
+            void SustainedDetail(string what, SustainedRun run, string pending) =>
+                sb.AppendLine(C, $"- {b.Name} {what}: {run.Load.Accepted:#,0} sent at {run.Rate:#,0}/s over {run.Seconds:0} s, answered by {run.Load.Seconds:0.00} s, non-202: {run.Load.RejectedText}, p90 {run.Load.Latency.P90Ms:0.0} ms, worst pacer lag {run.Load.MaxPacerLagMs:0.0} ms; stored events {run.Stored:#,0} = acknowledged {run.AckedTotal:#,0} (incl. warm-up): {(run.Stored == run.AckedTotal ? "yes" : "NO")}; {pending}: {run.PendingAfter:#,0}; CPU {Cpu(run.Cpu)}");
 
             void IngestDetail(string what, IngestRun run, string pending) =>
                 sb.AppendLine(C, $"- {b.Name} {what}: {run.Load.Accepted:#,0} acknowledged in {run.Load.Seconds:0.0} s, non-202: {run.Load.RejectedText}; stored events {run.Stored:#,0} = acknowledged {run.AckedTotal:#,0} (incl. warm-up): {(run.Stored == run.AckedTotal ? "yes" : "NO")}; {pending}: {run.PendingAfter:#,0}; CPU {Cpu(run.Cpu)}");

@@ -30,6 +30,8 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
             if (options.Runs("ingest")) await StepAsync(backend.Name, "ingest throughput", async () => r.Ingest = await IngestAsync(backend, JobsDuringLoad.Run, ct), ct);
             if (options.Runs("ingest-ack")) await StepAsync(backend.Name, "ingest throughput, jobs deferred", async () => r.IngestAck = await IngestAsync(backend, JobsDuringLoad.Deferred, ct), ct);
             if (options.Runs(BenchOptions.IngestNoFlow)) await StepAsync(backend.Name, "ingest throughput, no flow", async () => r.IngestNoFlow = await IngestAsync(backend, JobsDuringLoad.None, ct), ct);
+            if (options.Runs("sustained")) await StepAsync(backend.Name, $"ingest sustained at {Sizes.SustainedRate}/s", async () => r.Sustained = await SustainedAsync(backend, JobsDuringLoad.Run, ct), ct);
+            if (options.Runs("sustained-ack")) await StepAsync(backend.Name, $"ingest sustained at {Sizes.SustainedRate}/s, jobs deferred", async () => r.SustainedAck = await SustainedAsync(backend, JobsDuringLoad.Deferred, ct), ct);
             if (options.Runs("latency")) await StepAsync(backend.Name, $"ack latency at {Sizes.LatencyRate}/s", async () => r.Latency = await LatencyAsync(backend, JobsDuringLoad.Run, ct), ct);
             if (options.Runs("latency-ack")) await StepAsync(backend.Name, $"ack latency at {Sizes.LatencyRate}/s, jobs deferred", async () => r.LatencyAck = await LatencyAsync(backend, JobsDuringLoad.Deferred, ct), ct);
             if (options.Runs("memory")) await StepAsync(backend.Name, $"memory at {Sizes.MemoryRate}/s", async () => r.Memory = await MemoryAsync(backend, ct), ct);
@@ -160,6 +162,38 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
         var cpu = meter.Stop();
         ExpectAllAccepted(label, "throughput", load);
         return (warmup, load, cpu);
+    }
+
+    // ---------------------------------------------------------------- (m) ingest sustained at the target rate
+
+    /// <summary>
+    /// The target rate offered open loop, as independent senders deliver: whether every webhook is acknowledged on
+    /// schedule, unlike the closed loop, whose rate is bounded by its connections over the commit latency.
+    /// </summary>
+    private async Task<SustainedRun> SustainedAsync(Backend backend, JobsDuringLoad jobs, CancellationToken ct)
+    {
+        var name = jobs == JobsDuringLoad.Run ? "sustained" : "sustained-ack";
+        await using var store = await backend.CreateStoreAsync(name, ct);
+        LoadResult warmup, load;
+        CpuSplit cpu;
+        long pending;
+        await using (var serve = await StartServeAsync($"{name}-{backend.Name}", store, ct, jobs))
+        {
+            using var client = Client();
+            var factory = new WebhookFactory(name, options.BodyBytes);
+            warmup = await LoadGenerator.OpenLoopAsync(client, factory, Hooks(serve), Sizes.SustainedRate, Sizes.Warmup, ct);
+            ExpectAllAccepted(backend.Name, $"{name} warm-up", warmup);
+            var meter = CpuMeter.Start(serve, backend);
+            load = await LoadGenerator.OpenLoopAsync(client, factory, Hooks(serve), Sizes.SustainedRate, Sizes.Throughput, ct);
+            cpu = meter.Stop();
+            ExpectAllAccepted(backend.Name, name, load);
+            using var admin = AdminClient(serve);
+            pending = (await QueueAsync(admin, ct)).Unfinished;
+        }
+        var acked = warmup.Accepted + load.Accepted;
+        var stored = await store.ScalarAsync("SELECT COUNT(*) FROM events", ct);
+        if (stored != acked) results.Problems.Add($"{backend.Name} {name}: {acked} deliveries acknowledged but {stored} events stored");
+        return new SustainedRun(Sizes.SustainedRate, Sizes.Throughput.TotalSeconds, load, cpu, acked, stored, pending);
     }
 
     // ---------------------------------------------------------------- (b) ack latency at a fixed offered rate
