@@ -98,8 +98,8 @@ public static class Report
 
             void SustainedRow(string label, SustainedRun run) =>
                 Row(sb, label, b.Name,
-                    string.Create(C, $"{(run.KeptUp ? "kept up" : "fell behind")}: {run.AcknowledgedPerSecond:#,0}/s acknowledged, the last answer {run.LastAnswerLateSeconds:0.00} s after the last send (p50 {run.Load.Latency.P50Ms:0.0} ms, p99 {run.Load.Latency.P99Ms:0.0} ms, max {run.Load.Latency.MaxMs:0.0} ms; non-202: {run.Load.Rejected})"),
-                    "", "", $"≥ {Targets.IngestPerSecond:#,0}/s sustained", Verdict(run.AcknowledgedPerSecond / Targets.IngestPerSecond, higherIsBetter: true));
+                    string.Create(C, $"{(run.KeptUp ? "kept up" : "fell behind")}: {run.AcknowledgedPerSecond:#,0}/s acknowledged of {run.Rate:#,0}/s offered, the last answer {run.LastAnswerLateSeconds:0.00} s after the last send (p50 {run.Load.Latency.P50Ms:0.0} ms, p99 {run.Load.Latency.P99Ms:0.0} ms, max {run.Load.Latency.MaxMs:0.0} ms; non-202: {run.Load.Rejected})"),
+                    "", "", $"≥ {Targets.IngestPerSecond:#,0}/s sustained", Verdict(run.SustainedPerSecond / Targets.IngestPerSecond, higherIsBetter: true));
 
             void LatencyRow(string label, LatencyRun run) =>
                 Row(sb, label, b.Name, Latency(run.Load),
@@ -133,7 +133,7 @@ public static class Report
                 sb.AppendLine(C, $"- {b.Name} drain: preload {d.PreloadSeconds:0.0} s through IEventStore; {d.Done:#,0} done, {d.Parked:#,0} parked, {d.Runs:#,0} runs; first run start to last run end {d.EngineSeconds:0.00} s; launch to empty queue {d.WallSeconds:0.00} s; CPU {Cpu(d.Cpu)}");
 
             void SustainedDetail(string what, SustainedRun run, string pending) =>
-                sb.AppendLine(C, $"- {b.Name} {what}: {run.Load.Accepted:#,0} sent at {run.Rate:#,0}/s over {run.Seconds:0} s, answered by {run.Load.Seconds:0.00} s, non-202: {run.Load.RejectedText}, p90 {run.Load.Latency.P90Ms:0.0} ms, worst pacer lag {run.Load.MaxPacerLagMs:0.0} ms; stored events {run.Stored:#,0} = acknowledged {run.AckedTotal:#,0} (incl. warm-up): {(run.Stored == run.AckedTotal ? "yes" : "NO")}; {pending}: {run.PendingAfter:#,0}; CPU {Cpu(run.Cpu)}");
+                sb.AppendLine(C, $"- {b.Name} {what}: {run.Load.Accepted + run.Load.Rejected:#,0} sent at {run.Rate:#,0}/s over {run.Seconds:0} s, answered by {run.Load.Seconds:0.00} s, non-202: {run.Load.RejectedText}, p90 {run.Load.Latency.P90Ms:0.0} ms, worst pacer lag {run.Load.MaxPacerLagMs:0.0} ms; stored events {run.Stored:#,0} = acknowledged {run.AckedTotal:#,0} (incl. warm-up): {(run.Stored == run.AckedTotal ? "yes" : "NO")}; {pending}: {run.PendingAfter:#,0}; CPU {Cpu(run.Cpu)}");
 
             void IngestDetail(string what, IngestRun run, string pending) =>
                 sb.AppendLine(C, $"- {b.Name} {what}: {run.Load.Accepted:#,0} acknowledged in {run.Load.Seconds:0.0} s, non-202: {run.Load.RejectedText}; stored events {run.Stored:#,0} = acknowledged {run.AckedTotal:#,0} (incl. warm-up): {(run.Stored == run.AckedTotal ? "yes" : "NO")}; {pending}: {run.PendingAfter:#,0}; CPU {Cpu(run.Cpu)}");
