@@ -48,7 +48,9 @@ public sealed class NotionWebhookTests
 
         var events = receiver.All.Skip(1).ToList();
         Assert.All(events, e => Assert.True(SignatureValid(token, e), "signature over the raw body with the verification token"));
-        var tampered = events[0] with { Body = Encoding.UTF8.GetBytes(events[0].Text.Replace("page.created", "page.deleted", StringComparison.Ordinal)) };
+        // Deliveries can arrive in any order: tamper with the creation's, wherever it is.
+        var created = events.Single(e => e.Json["type"]!.GetValue<string>() == "page.created");
+        var tampered = created with { Body = Encoding.UTF8.GetBytes(created.Text.Replace("page.created", "page.deleted", StringComparison.Ordinal)) };
         Assert.False(SignatureValid(token, tampered));
 
         var byType = events.Select(e => e.Json).ToList();
