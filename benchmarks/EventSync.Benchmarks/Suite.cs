@@ -133,21 +133,31 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
     private async Task<IngestRun> IngestAsync(Backend backend, JobsDuringLoad jobs, CancellationToken ct)
     {
         var name = jobs switch { JobsDuringLoad.Run => "ingest", JobsDuringLoad.Deferred => "ingest-ack", _ => "ingest-noflow" };
+        var m = await LoadFreshServeAsync(backend, name, jobs, serve => ClosedLoopAsync(serve, backend, backend.Name, ct), ct);
+        return new IngestRun(m.Load, m.Cpu, m.Acked, m.Stored, m.Pending);
+    }
+
+    /// <summary>
+    /// A fresh store and serve under <paramref name="drive"/>'s load, then the jobs left unfinished and, with serve
+    /// stopped, the check that every 202 is a stored event.
+    /// </summary>
+    private async Task<(LoadResult Load, CpuSplit Cpu, long Acked, long Stored, long Pending)> LoadFreshServeAsync(
+        Backend backend, string name, JobsDuringLoad jobs, Func<ChildProcess, Task<(LoadResult Warmup, LoadResult Load, CpuSplit Cpu)>> drive, CancellationToken ct)
+    {
         await using var store = await backend.CreateStoreAsync(name, ct);
         LoadResult warmup, load;
         CpuSplit cpu;
         long pending;
         await using (var serve = await StartServeAsync($"{name}-{backend.Name}", store, ct, jobs))
         {
-            (warmup, load, cpu) = await ClosedLoopAsync(serve, backend, backend.Name, ct);
+            (warmup, load, cpu) = await drive(serve);
             using var admin = AdminClient(serve);
             pending = (await QueueAsync(admin, ct)).Unfinished;
         }
         var acked = warmup.Accepted + load.Accepted;
-        // Every 202 must be a stored event: count them with serve stopped.
         var stored = await store.ScalarAsync("SELECT COUNT(*) FROM events", ct);
         if (stored != acked) results.Problems.Add($"{backend.Name} {name}: {acked} deliveries acknowledged but {stored} events stored");
-        return new IngestRun(load, cpu, acked, stored, pending);
+        return (load, cpu, acked, stored, pending);
     }
 
     /// <summary>Warm-up, then the measured closed-loop run, with the CPU each party used during the measurement.</summary>
@@ -173,27 +183,19 @@ public sealed partial class Suite(BenchOptions options, Results results, TextWri
     private async Task<SustainedRun> SustainedAsync(Backend backend, JobsDuringLoad jobs, CancellationToken ct)
     {
         var name = jobs == JobsDuringLoad.Run ? "sustained" : "sustained-ack";
-        await using var store = await backend.CreateStoreAsync(name, ct);
-        LoadResult warmup, load;
-        CpuSplit cpu;
-        long pending;
-        await using (var serve = await StartServeAsync($"{name}-{backend.Name}", store, ct, jobs))
+        var m = await LoadFreshServeAsync(backend, name, jobs, async serve =>
         {
             using var client = Client();
             var factory = new WebhookFactory(name, options.BodyBytes);
-            warmup = await LoadGenerator.OpenLoopAsync(client, factory, Hooks(serve), Sizes.SustainedRate, Sizes.Warmup, ct);
+            var warmup = await LoadGenerator.OpenLoopAsync(client, factory, Hooks(serve), Sizes.SustainedRate, Sizes.Warmup, ct);
             ExpectAllAccepted(backend.Name, $"{name} warm-up", warmup);
             var meter = CpuMeter.Start(serve, backend);
-            load = await LoadGenerator.OpenLoopAsync(client, factory, Hooks(serve), Sizes.SustainedRate, Sizes.Throughput, ct);
-            cpu = meter.Stop();
+            var load = await LoadGenerator.OpenLoopAsync(client, factory, Hooks(serve), Sizes.SustainedRate, Sizes.Throughput, ct);
+            var cpu = meter.Stop();
             ExpectAllAccepted(backend.Name, name, load);
-            using var admin = AdminClient(serve);
-            pending = (await QueueAsync(admin, ct)).Unfinished;
-        }
-        var acked = warmup.Accepted + load.Accepted;
-        var stored = await store.ScalarAsync("SELECT COUNT(*) FROM events", ct);
-        if (stored != acked) results.Problems.Add($"{backend.Name} {name}: {acked} deliveries acknowledged but {stored} events stored");
-        return new SustainedRun(Sizes.SustainedRate, Sizes.Throughput.TotalSeconds, load, cpu, acked, stored, pending);
+            return (warmup, load, cpu);
+        }, ct);
+        return new SustainedRun(Sizes.SustainedRate, Sizes.Throughput.TotalSeconds, m.Load, m.Cpu, m.Acked, m.Stored, m.Pending);
     }
 
     // ---------------------------------------------------------------- (b) ack latency at a fixed offered rate
